@@ -113,7 +113,12 @@ PETS_CARTPOLE_XML = """
 """
 
 
-def test_cartpole_matches_mujoco_simulation_of_pets_model():
+@pytest.mark.parametrize('start,push', [
+    ([0.1, 0.4, 0.3, -1.0], 0.0),   # free swinging in the middle of the rail
+    ([2.0, 0.3, 1.0, -0.5], 1.5),   # driven into the rail limit at x = 2.5
+    ([-2.0, 2.0, -1.0, 0.5], -1.5),  # and into the other one
+])
+def test_cartpole_matches_mujoco_simulation_of_pets_model(start, push):
   mujoco = pytest.importorskip('mujoco')  # installed with brax
   model = mujoco.MjModel.from_xml_string(PETS_CARTPOLE_XML)
   data = mujoco.MjData(model)
@@ -122,15 +127,17 @@ def test_cartpole_matches_mujoco_simulation_of_pets_model():
   np.testing.assert_allclose(task.pole_inertia, model.body_inertia[2, 0], rtol=1e-6)
   step = jax.jit(task.dynamics)
   rng = np.random.default_rng(1)
-  data.qpos[:] = [0.1, 0.4]
-  data.qvel[:] = [0.3, -1.0]
-  obs = jnp.array([0.1, 0.4, 0.3, -1.0], jnp.float32)
-  for _ in range(50):  # 2 seconds, the cart stays well inside the rail
-    a = rng.uniform(-1, 1, size=1)
+  data.qpos[:], data.qvel[:] = start[:2], start[2:]
+  obs = jnp.array(start, jnp.float32)
+  largest_x = 0.0
+  for t in range(100):  # 4 seconds
+    a = np.clip(rng.uniform(-0.5, 0.5, size=1) + (push if t < 50 else 0.0), -3, 3)
     data.ctrl[:] = a
     mujoco.mj_step(model, data, nstep=2)  # frame_skip 2, as in PETS
     obs = step(obs, jnp.asarray(a, jnp.float32))
-    np.testing.assert_allclose(obs, np.concatenate([data.qpos, data.qvel]), atol=1e-4)
+    np.testing.assert_allclose(obs, np.concatenate([data.qpos, data.qvel]), atol=2e-4)
+    largest_x = max(largest_x, abs(float(data.qpos[0])))
+  assert (largest_x > 2.5) == (push != 0.0)  # the limit was (or was not) reached
 
 
 def test_cartpole_reward_is_pets_formula():
