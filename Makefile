@@ -19,7 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	JAX_PLATFORMS=cpu $(PY) experiments/demo.py --workdir=$(DEMO_DIR)
+	JAX_PLATFORMS=cpu $(PY) experiments/train.py --workdir=$(DEMO_DIR)
 
 test: $(VENV)/.installed-dev
 	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile tests

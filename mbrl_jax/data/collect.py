@@ -23,6 +23,14 @@ class Transition:
   episode_return: jax.Array   # sum of rewards of the episode so far, this step included
 
 
+def example_transition(env: Env) -> Transition:
+  """A zero transition of the env's shapes (to initialise buffers)."""
+  zero = jnp.zeros((), jnp.float32)
+  obs, action = jnp.zeros(env.observation_size), jnp.zeros(env.action_size)
+  return Transition(obs=obs, action=action, reward=zero, next_obs=obs, done=zero,
+                    truncation=zero, episode_return=zero)
+
+
 def action_bounds(env: Env) -> Tuple[np.ndarray, np.ndarray]:
   """The task's bounds, [-1, 1] for Brax envs; infinite bounds sample in [-1, 1]."""
   low, high = getattr(env.unwrapped, 'action_bounds',

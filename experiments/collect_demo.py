@@ -12,7 +12,7 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string('workdir', 'outputs/demo', 'Where outputs are written.')
+flags.DEFINE_string('workdir', 'outputs/collect_demo', 'Where outputs are written.')
 flags.DEFINE_string('env', 'cartpole_swingup', 'Env name (see mbrl_jax.envs.names()).')
 flags.DEFINE_integer('num_envs', 64, 'Envs stepped in parallel.', lower_bound=1)
 flags.DEFINE_integer('num_steps', 400, 'Steps per env.', lower_bound=1)

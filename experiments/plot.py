@@ -1,0 +1,28 @@
+"""Learning curves of one or more workdirs to a PNG.
+
+  python experiments/plot.py --workdirs=outputs/a,outputs/b --out=curves.png
+"""
+
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_list('workdirs', None, 'Workdirs to draw, one line each.', required=True)
+flags.DEFINE_string('out', 'learning_curves.png', 'PNG to write.')
+flags.DEFINE_string('key', 'eval_return', 'Metric to draw.')
+flags.DEFINE_list('labels', None, 'Line labels (default: workdir names).')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  from mbrl_jax import plotting
+  try:
+    out = plotting.plot_workdirs(FLAGS.workdirs, FLAGS.out, FLAGS.key, FLAGS.labels)
+  except ValueError as err:
+    sys.exit(f'error: {err}')
+  print(f'Wrote {out}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,50 @@
+"""Learning curves from workdirs: mean and spread over seeds, return vs env steps."""
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mbrl_jax import metrics
+
+
+def curve(rows: List[Dict], key: str):
+  """(env_steps, mean, min, max, count) over seeds of `key`, rows without it skipped."""
+  by_step: Dict[int, List[float]] = {}
+  for row in rows:
+    if row.get(key) is not None:
+      by_step.setdefault(row['env_steps'], []).append(row[key])
+  steps = np.array(sorted(by_step))
+  values = [np.array(by_step[s]) for s in steps]
+  return (steps, np.array([v.mean() for v in values]), np.array([v.min() for v in values]),
+          np.array([v.max() for v in values]), np.array([len(v) for v in values]))
+
+
+def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
+                  labels: Optional[Sequence[str]] = None, title: Optional[str] = None) -> str:
+  """One line per workdir (mean over seeds), shaded between min and max."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(7, 4))
+  drawn = 0
+  for i, workdir in enumerate(workdirs):
+    steps, mean, low, high, count = curve(metrics.read(workdir), key)
+    if not len(steps):
+      continue
+    label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
+    line, = ax.plot(steps, mean, label=f'{label} ({int(count.max())} seeds)')
+    ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
+    drawn += 1
+  if not drawn:
+    plt.close(fig)
+    raise ValueError(f'no {key!r} values in {", ".join(workdirs)}.')
+  ax.set_xlabel('env steps')
+  ax.set_ylabel(key.replace('_', ' '))
+  ax.set_title(title or 'learning curve (mean over seeds, shaded: min to max)')
+  ax.legend()
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  fig.savefig(out, dpi=100)
+  plt.close(fig)
+  return out

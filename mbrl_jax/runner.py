@@ -1,0 +1,153 @@
+"""The host loop: init -> compiled chunks -> metrics -> evaluation -> checkpoints.
+
+`run` is the only loop over training in Python. Seeds are one `jax.vmap` over the
+agent's `init` and `train_chunk`, compiled once; the seed axis is sharded over the
+devices (as many as divide the number of seeds). Between chunks it writes metrics,
+shows progress, evaluates and saves checkpoints; a workdir that already holds a
+checkpoint of the same run resumes from it, bit for bit.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Callable, Dict, Optional
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from mbrl_jax import checkpoint as ckpt
+from mbrl_jax import evaluation
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.metrics import MetricsWriter, Progress
+
+# Settings that may change between a run and its resume.
+RESUMABLE_KEYS = ('total_steps',)
+
+
+@dataclasses.dataclass
+class RunResult:
+  state: Any                 # final TrainState, leading axis = seeds
+  last_metrics: Dict[str, np.ndarray]
+  eval_returns: Optional[np.ndarray]
+  chunks_run: int            # chunks run by this call (not restored ones)
+  resumed_from: int          # chunk the run started from (0: fresh)
+  traces: Dict[str, int]     # how often train_chunk / evaluate were traced
+
+
+def seed_sharding(num_seeds: int) -> NamedSharding:
+  """Shard the leading (seed) axis over as many devices as divide num_seeds."""
+  devices = jax.devices()
+  count = max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)
+  return NamedSharding(Mesh(np.array(devices[:count]), ('seed',)), PartitionSpec('seed'))
+
+
+def _counted(fn: Callable, counts: Dict[str, int], name: str) -> Callable:
+  def wrapped(*args):
+    counts[name] += 1  # runs when traced, not when the compiled program runs
+    return fn(*args)
+  return wrapped
+
+
+def run(agent: Agent, env, workdir: str, total_steps: int, *,
+        run_config: Optional[Dict[str, Any]] = None, num_seeds: int = 1, seed: int = 0,
+        eval_every: int = 1, eval_episodes: int = 5, checkpoint_every: int = 1,
+        keep_checkpoints: int = 3, restore_from: Optional[str] = None,
+        progress_every_s: float = 10.0, tensorboard: bool = True,
+        log: Callable[[str], None] = print) -> RunResult:
+  """Trains `agent` for `total_steps` real env steps per seed.
+
+  Args:
+    run_config: JSON-able description of the run (agent, env, config); saved in
+      the workdir and compared on resume, so a different run is never mixed in.
+    eval_every, checkpoint_every: in chunks; both also happen after the last chunk.
+    restore_from: a workdir to resume from (default: `workdir` itself, if it
+      holds a checkpoint of the same run).
+  """
+  steps = agent.steps_per_chunk
+  if total_steps < steps or total_steps % steps:
+    raise ValueError(f'total_steps ({total_steps}) must be a positive multiple of the '
+                     f'agent\'s chunk size ({steps} env steps).')
+  for name, value in [('num_seeds', num_seeds), ('eval_every', eval_every),
+                      ('eval_episodes', eval_episodes), ('checkpoint_every', checkpoint_every),
+                      ('keep_checkpoints', keep_checkpoints)]:
+    if int(value) < 1:
+      raise ValueError(f'{name} must be >= 1, got {value}.')
+  num_chunks = total_steps // steps
+  identity = dict(run_config or {}, seed=seed, num_seeds=num_seeds, steps_per_chunk=steps)
+  identity = json.loads(json.dumps(identity))  # as it reads back from disk
+  source = restore_from or workdir
+  if restore_from is not None and not os.path.isdir(os.path.join(restore_from, ckpt.CHECKPOINTS)):
+    raise ValueError(f'restore path {restore_from!r} holds no checkpoints '
+                     f'(expected {os.path.join(restore_from, ckpt.CHECKPOINTS)}).')
+  _check_same_run(source, identity)
+  _check_same_run(workdir, identity)
+
+  counts = {'train_chunk': 0, 'evaluate': 0}
+  sharding = seed_sharding(num_seeds)
+  keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
+  init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
+  chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
+                     in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
+  evaluate = jax.jit(jax.vmap(_counted(
+      evaluation.make_evaluator(env, agent.make_policy, eval_episodes), counts, 'evaluate')))
+  eval_root = jax.random.fold_in(jax.random.PRNGKey(seed), 0x5EED)
+
+  # Start fresh or resume.
+  abstract = jax.eval_shape(jax.vmap(agent.init), keys)
+  abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                          abstract)
+  found = None
+  if os.path.isdir(os.path.join(source, ckpt.CHECKPOINTS)):
+    reader = ckpt.Checkpointer(source, keep_checkpoints)
+    found = reader.restore_latest(abstract, log=log)
+    reader.close()
+  if found is None:
+    start_chunk, state = 0, init(keys)
+  else:
+    start_chunk, state, _ = found
+    log(f'Resuming from chunk {start_chunk} ({start_chunk * steps} env steps) of {source}.')
+  ckpt.write_run_config(workdir, identity | {'total_steps': total_steps})
+  saver = ckpt.Checkpointer(workdir, keep_checkpoints)
+  writer = MetricsWriter(workdir, start_chunk, tensorboard)
+  progress = Progress(total_steps, start_chunk * steps, progress_every_s, log)
+
+  metrics, eval_returns = {}, None
+  try:
+    for chunk in range(start_chunk + 1, num_chunks + 1):
+      started = time.perf_counter()
+      state, metrics = chunk_fn(state)
+      metrics = {k: np.asarray(v) for k, v in metrics.items()}
+      last = chunk == num_chunks
+      values = dict(metrics)
+      eval_returns = None
+      if chunk % eval_every == 0 or last:
+        params = state.params
+        eval_keys = jax.random.split(jax.random.fold_in(eval_root, chunk), num_seeds)
+        eval_returns = np.asarray(evaluate(params, eval_keys))
+        values['eval_return'] = eval_returns
+      env_steps = chunk * steps
+      writer.write(chunk, env_steps, {k: list(v) for k, v in values.items()},
+                   {'chunk_seconds': round(time.perf_counter() - started, 4)})
+      if chunk % checkpoint_every == 0 or last:
+        saver.save(chunk, state, {'chunk': chunk, 'env_steps': env_steps})
+      progress.update(env_steps, None if eval_returns is None else float(np.nanmean(eval_returns)),
+                      force=last)
+  finally:
+    writer.close()
+    saver.close()
+  return RunResult(state=state, last_metrics=metrics, eval_returns=eval_returns,
+                   chunks_run=num_chunks - start_chunk, resumed_from=start_chunk,
+                   traces=dict(counts))
+
+
+def _check_same_run(workdir: str, identity: Dict[str, Any]) -> None:
+  saved = ckpt.read_run_config(workdir)
+  if saved is None:
+    return
+  saved = {k: v for k, v in saved.items() if k not in RESUMABLE_KEYS}
+  differ = ckpt.config_differences(saved, identity)
+  if differ:
+    raise ValueError(f'{workdir} holds a run with a different configuration (differs in: '
+                     f'{", ".join(differ)}); use another workdir or the same settings.')
