@@ -10,6 +10,7 @@ to run again.
 Some rewards carry no gradient (inverted_pendulum pays a constant 1 per step), so
 --probe also differentiates a state-dependent probe, sum_t ||obs_t||^2, which
 tests the dynamics themselves (this makes the compile a few times slower).
+MJX's solver is only reverse-differentiable with --mjx_iterations 1.
 
   PYTHONPATH=. .venv/bin/python experiments/brax_gradients.py \
       --envs hopper --backends positional,mjx --seeds 0,1,2 --out /tmp/g.json
@@ -77,10 +78,16 @@ def make_grad_fn(env, horizon, probe):
   return jax.jit(jax.vmap(grad, in_axes=(None, 0)))
 
 
-def measure(env_name, backend, seeds, horizon, policy_seed, probe):
+def measure(env_name, backend, seeds, horizon, policy_seed, probe,
+            mjx_iterations=None):
   # No auto-reset: we want a single episode, and it keeps the reset out of the graph.
   env = envs.make('brax/' + env_name, backend=backend, episode_length=horizon,
                   auto_reset=False)
+  if backend == 'mjx' and mjx_iterations is not None:
+    # MJX's constraint solver runs a lax.while_loop (not reverse-differentiable)
+    # unless opt.iterations == 1.
+    env.unwrapped.sys = env.unwrapped.sys.tree_replace(
+        {'opt.iterations': mjx_iterations})
   params = init_policy(jax.random.key(policy_seed), env.observation_size,
                        env.action_size)
   fn = make_grad_fn(env, horizon, probe)
@@ -124,6 +131,8 @@ def main():
   p.add_argument('--policy_seed', type=int, default=0)
   p.add_argument('--probe', action='store_true',
                  help='also differentiate sum_t ||obs_t||^2 (slower compile)')
+  p.add_argument('--mjx_iterations', type=int, default=None,
+                 help="override MJX's solver iterations (1 makes it differentiable)")
   p.add_argument('--out', default=None, help='also write the JSON here')
   args = p.parse_args()
   seeds = [int(s) for s in args.seeds.split(',')]
@@ -133,9 +142,11 @@ def main():
     for backend in args.backends.split(','):
       row = {'env': env_name, 'backend': backend, 'horizon': args.horizon,
              'seeds': seeds}
+      if backend == 'mjx' and args.mjx_iterations is not None:
+        row['mjx_iterations'] = args.mjx_iterations
       try:
         row.update(measure(env_name, backend, seeds, args.horizon,
-                           args.policy_seed, args.probe))
+                           args.policy_seed, args.probe, args.mjx_iterations))
       except Exception as e:  # report the failure, go on with the next combination
         msg = str(e).strip().splitlines()
         row['error'] = f'{type(e).__name__}: {msg[0] if msg else ""}'
