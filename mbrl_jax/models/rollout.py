@@ -1,0 +1,139 @@
+"""Vectorized, differentiable rollouts through an ensemble.
+
+N start states (particles) are propagated H steps, driven by a batched policy
+(obs [N, obs], key) -> action [N, act] or by action sequences [N, H, act].
+Propagation (PETS' names):
+  'ts1'          each step, the particles are shuffled into equal groups, one
+                 per elite member (a random member per particle per step);
+  'tsinf'        particle i keeps member elites[i % num_elites] throughout;
+  'expectation'  the mean of the elites' mean predictions, no sampling;
+  'all'          every member propagates every start state (outputs get a
+                 leading members axis).
+Gaussian outputs are sampled by reparameterization (mean + std * noise), so
+`jax.grad` flows through the whole rollout to the actions and to the policy's
+params. Rewards and terminations come from the task's functions
+(obs, action, next_obs) or, when the model learned them, from its heads; rewards
+after a termination count zero.
+"""
+
+from typing import Callable, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+
+from mbrl_jax.models.ensemble import Ensemble, ModelState
+
+PROPAGATIONS = ('ts1', 'tsinf', 'expectation', 'all')
+
+
+@flax.struct.dataclass
+class ModelRollout:
+  obs: jax.Array        # [(M,) N, H + 1, obs]   start included
+  actions: jax.Array    # [(M,) N, H, act]
+  rewards: jax.Array    # [(M,) N, H]            zero after a termination
+  dones: jax.Array      # [(M,) N, H]            1.0 from the terminating step on
+
+  @property
+  def returns(self):
+    return self.rewards.sum(-1)
+
+
+def _check(ensemble: Ensemble, propagation: str, num_particles: int, horizon: int,
+           policy, actions, reward_fn):
+  if propagation not in PROPAGATIONS:
+    raise ValueError(f'propagation must be one of {", ".join(PROPAGATIONS)}; '
+                     f'got {propagation!r}.')
+  if horizon < 1:
+    raise ValueError(f'horizon must be >= 1, got {horizon}.')
+  if (policy is None) == (actions is None):
+    raise ValueError('give exactly one of policy and actions.')
+  if propagation in ('ts1', 'tsinf') and num_particles % ensemble.num_elites:
+    raise ValueError(f'{propagation} needs the number of start states ({num_particles}) to be '
+                     f'a multiple of num_elites ({ensemble.num_elites}).')
+  if reward_fn is None and not ensemble.config.learn_reward:
+    raise ValueError('the model has no reward head: pass the task\'s reward_fn.')
+
+
+def rollout(ensemble: Ensemble, model: ModelState, key: jax.Array, start_obs: jax.Array,
+            horizon: int, propagation: str = 'ts1',
+            policy: Optional[Callable] = None, actions: Optional[jax.Array] = None,
+            reward_fn: Optional[Callable] = None,
+            termination_fn: Optional[Callable] = None) -> ModelRollout:
+  """Rolls start_obs [N, obs] forward `horizon` steps through the ensemble."""
+  num = start_obs.shape[0]
+  _check(ensemble, propagation, num, horizon, policy, actions, reward_fn)
+  if actions is not None and actions.shape[:2] != (num, horizon):
+    raise ValueError(f'actions must be [N={num}, H={horizon}, act], got {actions.shape}.')
+  elites = model.elites
+  num_elites = ensemble.num_elites
+  elite_params = jax.tree.map(lambda p: p[elites], model.params)
+  all_members = propagation == 'all'
+
+  def sample(pred, noise_key):
+    noise = jax.random.normal(noise_key, pred.target_mean.shape)
+    return pred.target_mean + pred.target_std * noise
+
+  def grouped(obs, action, noise_key, order):
+    """Predict with particles `order`-ed into [num_elites, N / num_elites] groups."""
+    groups = lambda x: x[order].reshape((num_elites, -1) + x.shape[1:])
+    pred = ensemble.predict(model, groups(obs), groups(action), elite_params, per_member=True)
+    target = sample(pred, noise_key).reshape((num,) + pred.target_mean.shape[2:])
+    inverse = jnp.argsort(order)
+    logit = (None if pred.termination_logit is None
+             else pred.termination_logit.reshape(num)[inverse])
+    return target[inverse], logit
+
+  def predict_step(obs, action, step_key):
+    order_key, noise_key = jax.random.split(step_key)
+    if propagation == 'ts1':
+      return grouped(obs, action, noise_key, jax.random.permutation(order_key, num))
+    if propagation == 'tsinf':
+      # particle i -> group i % num_elites: order particles by their member.
+      order = jnp.arange(num).reshape(-1, num_elites).T.reshape(-1)
+      return grouped(obs, action, noise_key, order)
+    if propagation == 'expectation':
+      pred = ensemble.predict(model, obs, action, elite_params)
+      logit = None if pred.termination_logit is None else pred.termination_logit.mean(0)
+      return pred.target_mean.mean(0), logit
+    pred = ensemble.predict(model, obs, action, per_member=True)  # 'all': [M, N, ...]
+    return sample(pred, noise_key), pred.termination_logit
+
+  def step(carry, inputs):
+    obs, alive, key = carry
+    t, given_action = inputs
+    key, policy_key, step_key = jax.random.split(key, 3)
+    if policy is None:
+      action = given_action
+    elif all_members:
+      flat = obs.reshape((-1, obs.shape[-1]))
+      action = policy(flat, policy_key).reshape(obs.shape[:-1] + (-1,))
+    else:
+      action = policy(obs, policy_key)
+    target, logit = predict_step(obs, action, step_key)
+    next_obs, learned_reward = ensemble.next_obs(obs, target)
+    reward = learned_reward if reward_fn is None else reward_fn(obs, action, next_obs)
+    if termination_fn is not None:
+      ended = termination_fn(obs, action, next_obs)
+    elif logit is not None:
+      ended = (logit > 0.0).astype(obs.dtype)
+    else:
+      ended = jnp.zeros(obs.shape[:-1], obs.dtype)
+    reward = alive * reward
+    alive = alive * (1.0 - ended)
+    return (next_obs, alive, key), (next_obs, action, reward, 1.0 - alive)
+
+  obs0 = start_obs
+  if all_members:
+    obs0 = jnp.broadcast_to(start_obs, (ensemble.num_members,) + start_obs.shape)
+  alive0 = jnp.ones(obs0.shape[:-1], obs0.dtype)
+  seq = (jnp.zeros((horizon, 0)) if actions is None
+         else jnp.moveaxis(actions, 1, 0))
+  if all_members and actions is not None:
+    seq = jnp.broadcast_to(seq[:, None], (horizon, ensemble.num_members) + seq.shape[1:])
+  _, (obs, acts, rewards, dones) = jax.lax.scan(
+      step, (obs0, alive0, key), (jnp.arange(horizon), seq))
+  time_last = lambda x: jnp.moveaxis(x, 0, obs0.ndim - 1)
+  return ModelRollout(
+      obs=jnp.concatenate([obs0[..., None, :], time_last(obs)], axis=-2),
+      actions=time_last(acts), rewards=time_last(rewards), dones=time_last(dones))
