@@ -70,6 +70,17 @@ class Trainer:
       loss = loss + (weight * bce).sum() / jnp.maximum(weight.sum(), 1.0)
     return loss
 
+  def update(self, params, opt_state, x, y, terminal):
+    """One Adam(W) step of every member on its own batch x [M, B, in], y [M, B, out]."""
+    def total_loss(params):
+      weight = jnp.ones(x.shape[:2], jnp.float32)
+      losses = jax.vmap(self._member_loss)(params, x, y, terminal, weight)
+      return losses.sum(), losses
+
+    (_, losses), grads = jax.value_and_grad(total_loss, has_aux=True)(params)
+    updates, opt_state = self.optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, losses
+
   def holdout_scores(self, model: ModelState, x, y, weight) -> Dict[str, jax.Array]:
     """Per-member MSE and Gaussian NLL (per dimension) of normalized targets."""
     out = jax.vmap(self.ensemble.net.apply, in_axes=(0, None))(model.params, x)
@@ -122,20 +133,14 @@ class Trainer:
     boot = order[n_holdout + jax.random.randint(boot_key, (num_members, size), 0, n_train)]
     num_batches = (n_train + batch - 1) // batch
 
-    def total_loss(params, idx):
-      weight = jnp.ones(idx.shape, jnp.float32)
-      losses = jax.vmap(self._member_loss)(params, x_all[idx], y_all[idx], terminal[idx],
-                                           weight)
-      return losses.sum(), losses
-
     def minibatch(i, carry):
       params, opt_state, key, _ = carry
       key, draw_key = jax.random.split(key)
       pos = jax.random.randint(draw_key, (num_members, batch), 0, n_train)
       idx = jnp.take_along_axis(boot, pos, axis=1)
-      (_, losses), grads = jax.value_and_grad(total_loss, has_aux=True)(params, idx)
-      updates, opt_state = self.optimizer.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), opt_state, key, losses
+      params, opt_state, losses = self.update(params, opt_state, x_all[idx], y_all[idx],
+                                              terminal[idx])
+      return params, opt_state, key, losses
 
     def epoch(carry):
       params, opt_state, best, best_mse, since, count, key, _, history = carry

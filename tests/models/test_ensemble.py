@@ -1,55 +1,13 @@
 """Ensembles: training quality against the data's own scale, calibration, vmap
 equals a loop, early stopping and elites, errors on bad input."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mbrl_jax import data, envs, models
-
-CAPACITY = 4096
-
-
-def small_config(**overrides):
-  config = models.default_config()
-  config.update(dict(num_members=4, num_elites=2, num_layers=2, width=64, max_epochs=60,
-                     batch_size=128))
-  config.update(overrides)
-  return config
-
-
-def padded(transitions, capacity=CAPACITY):
-  """Flatten [T, N] transitions into a fixed-size dataset with a validity mask."""
-  flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), transitions)
-  n = flat.obs.shape[0]
-  assert n <= capacity
-  pad = jax.tree.map(lambda x: jnp.concatenate([x, jnp.zeros((capacity - n,) + x.shape[1:],
-                                                               x.dtype)]), flat)
-  return pad, jnp.arange(capacity) < n
-
-
-@functools.lru_cache(maxsize=None)
-def pendulum_data(num_envs=20, steps=150, seed=0):
-  env = envs.make('pendulum')
-  state = data.reset(env, jax.random.PRNGKey(seed), num_envs)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(seed + 1),
-                  steps)
-  return tr
-
-
-@functools.lru_cache(maxsize=None)
-def trained_pendulum_model(kind='gaussian', members=4, elites=2):
-  ensemble = models.Ensemble(small_config(kind=kind, num_members=members, num_elites=elites),
-                             3, 1)
-  trainer = models.Trainer(ensemble)
-  dataset, mask = padded(pendulum_data())
-  state, metrics = jax.jit(trainer.fit)(trainer.init(jax.random.PRNGKey(0)), dataset, mask,
-                                        jax.random.PRNGKey(1))
-  return ensemble, trainer, state, metrics, dataset, mask
+from tests.models.common import padded, pendulum_data, small_config, trained_pendulum_model
 
 
 @pytest.mark.parametrize('kind,members,elites', [('gaussian', 4, 2), ('deterministic', 1, 1)])
@@ -198,3 +156,21 @@ def test_bad_shapes_dtypes_and_config_values():
                             (dict(batch_size=0), 'batch_size')]:
     with pytest.raises(ValueError, match=message):
       models.Trainer(models.Ensemble(small_config(**override), 3, 1))
+
+
+def test_fit_runs_per_seed_under_vmap_inside_jit():
+  """The runner vmaps a whole training chunk over seeds: fit must too."""
+  dataset, mask = padded(pendulum_data(4, 50))
+  trainer = models.Trainer(models.Ensemble(
+      small_config(num_members=2, num_elites=1, width=16, max_epochs=3), 3, 1))
+  keys = jax.random.split(jax.random.PRNGKey(0), 2)
+  states = jax.vmap(trainer.init)(keys)
+  fit = jax.jit(jax.vmap(trainer.fit, in_axes=(0, None, None, 0)))
+  fitted, metrics = fit(states, dataset, mask, keys)
+  assert metrics['holdout_mse'].shape == (2, 2)
+  assert np.all(np.asarray(metrics['epochs']) >= 1)
+  # Each seed equals its own unbatched fit.
+  single, single_metrics = jax.jit(trainer.fit)(jax.tree.map(lambda x: x[1], states), dataset,
+                                                mask, keys[1])
+  np.testing.assert_allclose(metrics['holdout_mse'][1], single_metrics['holdout_mse'],
+                             rtol=1e-4)

@@ -1,0 +1,98 @@
+"""Model quality on random-policy data: holdout MSE/NLL and the compounding error
+of open-loop predictions vs horizon; prints JSON and draws a PNG.
+
+For each task: collect `--episodes` random-policy episodes, fit an ensemble (MBPO's
+by default), then replay the actions of fresh random episodes open loop through
+the model from their first state and measure the squared error per step.
+"""
+
+import json
+import os
+import time
+
+from absl import app, flags
+
+flags.DEFINE_list('envs', ['pendulum', 'cartpole_swingup'], 'Tasks.')
+flags.DEFINE_integer('episodes', 40, 'Random-policy training episodes per task.')
+flags.DEFINE_integer('horizon', 30, 'Open-loop prediction horizon.')
+flags.DEFINE_integer('test_trajectories', 64, 'Fresh trajectories for the error curve.')
+flags.DEFINE_integer('members', 7, 'Ensemble members.')
+flags.DEFINE_integer('width', 200, 'Hidden width.')
+flags.DEFINE_integer('seed', 0, 'Random seed.')
+flags.DEFINE_string('workdir', 'outputs/model_quality', 'Where JSON and PNG go.')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  from mbrl_jax import compilation_cache
+  compilation_cache.enable()
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from mbrl_jax import data, envs, models
+
+  results = {}
+  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
+  for name in FLAGS.envs:
+    env = envs.make(name)
+    task = env.unwrapped
+    length = env.episode_length
+    key = jax.random.PRNGKey(FLAGS.seed)
+    k_train, k_test, k_fit, k_roll, key = jax.random.split(key, 5)
+    state = data.reset(env, k_train, FLAGS.episodes)
+    _, tr = collect(env, data.random_policy(env), None, state, k_train, length)
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
+    config = models.default_config()
+    config.update(dict(num_members=FLAGS.members, width=FLAGS.width))
+    ensemble = models.Ensemble(config, env.observation_size, env.action_size)
+    trainer = models.Trainer(ensemble)
+    start = time.perf_counter()
+    fitted, metrics = jax.jit(trainer.fit)(trainer.init(k_fit), flat,
+                                           jnp.ones(flat.obs.shape[0], bool), k_fit)
+    fit_s = time.perf_counter() - start
+    # Fresh trajectories: the first `horizon` steps of new random episodes.
+    test_state = data.reset(env, k_test, FLAGS.test_trajectories)
+    _, test = collect(env, data.random_policy(env), None, test_state, k_test, FLAGS.horizon)
+    true_obs = jnp.concatenate([test.obs[:1], test.next_obs], axis=0).swapaxes(0, 1)
+    actions = test.action.swapaxes(0, 1)
+    curves = {}
+    for propagation in ('expectation', 'ts1'):
+      if propagation == 'ts1' and FLAGS.test_trajectories % config.num_elites:
+        continue
+      curves[propagation] = np.asarray(models.compounding_error(
+          ensemble, fitted.model, true_obs, actions, task.reward_fn, k_roll,
+          propagation)).tolist()
+    elites = np.asarray(fitted.model.elites)
+    results[name] = {
+        'transitions': int(flat.obs.shape[0]), 'fit_seconds': round(fit_s, 1),
+        'epochs': int(metrics['epochs']),
+        'elite_holdout_mse_normalized': float(np.asarray(metrics['holdout_mse'])[elites].mean()),
+        'elite_holdout_nll_normalized': float(np.asarray(metrics['holdout_nll'])[elites].mean()),
+        'obs_variance': float(np.var(np.asarray(true_obs)).mean()),
+        'compounding_mse': curves,
+    }
+    print(json.dumps({name: results[name]}), flush=True)
+
+  os.makedirs(FLAGS.workdir, exist_ok=True)
+  with open(os.path.join(FLAGS.workdir, 'model_quality.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
+  for ax, (name, res) in zip(axes[0], results.items()):
+    for propagation, curve in res['compounding_mse'].items():
+      ax.semilogy(range(1, len(curve) + 1), curve, label=propagation)
+    ax.set_title(f'{name} ({res["transitions"]} random transitions)')
+    ax.set_xlabel('open-loop steps')
+    ax.set_ylabel('mean squared error of obs')
+    ax.legend()
+  fig.tight_layout()
+  out = os.path.join(FLAGS.workdir, 'compounding_error.png')
+  fig.savefig(out, dpi=100)
+  print(f'Wrote {out} and model_quality.json')
+
+
+if __name__ == '__main__':
+  app.run(main)
