@@ -90,8 +90,11 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
   init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
   chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
                      in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
-  evaluate = jax.jit(jax.vmap(_counted(
-      evaluation.make_evaluator(env, agent.make_policy, eval_episodes), counts, 'evaluate')))
+  if agent.evaluate is not None:
+    evaluate_one = lambda params, key: agent.evaluate(params, key, eval_episodes)
+  else:
+    evaluate_one = evaluation.make_evaluator(env, agent.make_policy, eval_episodes)
+  evaluate = jax.jit(jax.vmap(_counted(evaluate_one, counts, 'evaluate')))
   eval_root = jax.random.fold_in(jax.random.PRNGKey(seed), 0x5EED)
 
   # Start fresh or resume.

@@ -2,13 +2,15 @@
 
 An algorithm is a module with `default_config()` and `make(config, env) -> Agent`.
 Its TrainState is one pytree holding everything a resume needs, with a field
-`params`: what `make_policy` takes. Two additions to the design's three functions,
-both needed by the host loop: `steps_per_chunk`, the real env steps one
-`train_chunk` call advances, and `make` raising ValueError (one line) on a bad
-config value.
+`params`: what `make_policy` takes. Additions to the design's three functions,
+needed by the host loop: `steps_per_chunk`, the real env steps one `train_chunk`
+call advances; optionally `evaluate(params, key, num_episodes) -> mean return`,
+for agents whose controller keeps state between steps (an open-loop plan, a
+feedback law around a nominal trajectory), which a per-step policy cannot express;
+and `make` raising ValueError (one line) on a bad config value.
 """
 
-from typing import Any, Callable, Dict, NamedTuple, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import jax
 
@@ -22,6 +24,7 @@ class Agent(NamedTuple):
   train_chunk: Callable[[TrainState], Tuple[TrainState, Metrics]]
   make_policy: Callable[[Any, bool], Policy]                # (params, deterministic)
   steps_per_chunk: int
+  evaluate: Optional[Callable[[Any, jax.Array, int], jax.Array]] = None
 
 
 def check(condition: bool, message: str) -> None:

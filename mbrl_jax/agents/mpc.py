@@ -1,92 +1,279 @@
-"""Model-predictive control: replan at every step, execute the first action.
+"""Model-predictive control through true or learned dynamics.
 
-This first version plans with the task's true dynamics and reward (the JAX-native
-tasks expose both), using random shooting; learned models and the lectures'
-versions 0.5 / 1.0 / 1.5 / PETS build on it. Every real transition goes into a
-replay buffer in the TrainState, the dataset the model-learning versions fit.
+The lectures' versions are presets of one agent (`preset(version)`):
+  '0.5'   random data, fit a deterministic model once, plan a whole episode
+          open loop and execute all of it;
+  '1.0'   the same open-loop plans, but every episode's data is added and the
+          model refitted;
+  '1.5'   MPC: replan every `replan_every` steps, execute the first actions, refit
+          after every chunk of real steps;
+  'pets'  1.5 with a probabilistic ensemble, TSinf particles and CEM;
+  'ilqr'  1.5 with iLQR through the learned model's mean as the planner,
+          executing its feedback law u = K (x - x_plan) + k + u_plan between replans;
+  'true_model' (the default) plans with the task's own dynamics.
+The control loop of a chunk (plan, execute, collect) is one lax.scan over
+segments of `replan_every` steps, each planning once; the model is refitted at
+the end of the chunk. Every real transition goes into a replay buffer in the
+TrainState, the dataset the model is fitted to.
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data
+from mbrl_jax import data, models, planners
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import Task
-from mbrl_jax.planners import random_shooting, rollout_return
 
-MODELS = ('true',)
-PLANNERS = ('random_shooting',)
+DYNAMICS = ('true', 'learned')
+PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
+PROPAGATIONS = ('expectation', 'ts1', 'tsinf')
+RETRAIN = ('every_chunk', 'once')
+VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr')
 
 
 def default_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  config.model = 'true'              # the task's own dynamics and reward
+  config.dynamics = 'true'            # 'true': the task's own; 'learned': the model below
   config.planner = 'random_shooting'
-  config.horizon = 30                # planning horizon, steps
-  config.population = 1000           # action sequences scored per plan
-  config.num_envs = 1                # real envs stepped in parallel (per seed)
-  config.steps_per_chunk = 200       # real env steps (all envs) in one train_chunk
-  config.buffer_capacity = 100_000   # real transitions kept
+  config.horizon = 30                 # planning horizon, steps
+  config.population = 1000            # action sequences per planner iteration
+  config.cem = ml_collections.ConfigDict(dict(iterations=5, elite_fraction=0.1, alpha=0.1,
+                                              sampling='clip'))
+  config.mppi = ml_collections.ConfigDict(dict(iterations=3, temperature=1.0, noise_std=0.5))
+  config.ilqr = ml_collections.ConfigDict(dict(max_iterations=30, bound_penalty=100.0))
+  config.replan_every = 1             # steps executed per plan (>= horizon: open loop)
+  config.num_envs = 1                 # real envs stepped in parallel (per seed)
+  config.steps_per_chunk = 200        # real env steps (all envs) in one train_chunk
+  config.buffer_capacity = 100_000    # real transitions kept
+  config.random_steps = 0             # random-action steps (all envs) before planning
+  config.retrain = 'every_chunk'      # or 'once': fit right after the random steps only
+  config.propagation = 'expectation'  # how model particles use the ensemble
+  config.num_particles = 1            # particles per action sequence
+  config.model = models.default_config()
+  return config
+
+
+def preset(version: str = 'true_model', episode_length: int = 200) -> ml_collections.ConfigDict:
+  """The lectures' versions as configs (episode_length: the task's, for open loop)."""
+  if version not in VERSIONS:
+    raise ValueError(f'Unknown MPC version {version!r}; valid: {", ".join(VERSIONS)}.')
+  config = default_config()
+  if version == 'true_model':
+    return config
+  config.dynamics = 'learned'
+  config.model.update(dict(kind='deterministic', num_members=1, num_elites=1))
+  config.random_steps = 5 * episode_length
+  config.steps_per_chunk = episode_length
+  config.planner = 'cem'
+  config.population = 400
+  if version in ('0.5', '1.0'):
+    config.horizon = config.replan_every = episode_length
+    config.retrain = 'once' if version == '0.5' else 'every_chunk'
+  elif version == 'pets':
+    config.model.update(dict(kind='gaussian', num_members=5, num_elites=5))
+    config.random_steps = episode_length
+    config.population = 500
+    config.propagation = 'tsinf'
+    config.num_particles = 20
+  elif version == 'ilqr':
+    config.planner = 'ilqr'
+    config.horizon = 30
   return config
 
 
 @flax.struct.dataclass
 class TrainState:
-  params: Any                   # what the policy needs; nothing for the true model
+  params: Any           # the model (ModelState) or {} for true dynamics
+  opt_state: Any        # the model's optimizer state
   env_state: Any
   buffer: replay.BufferState
+  warm_start: jax.Array  # [num_envs, horizon, act]: the last plan, shifted
   key: jax.Array
   env_steps: jax.Array
 
 
-def make(config: ml_collections.ConfigDict, env) -> Agent:
-  check_choice(config, 'model', MODELS)
+class Plan(NamedTuple):
+  """A plan and its feedback law: u_t = actions_t + offsets_t + gains_t (x - states_t)."""
+  actions: jax.Array   # [H, act]
+  states: jax.Array    # [H + 1, obs]
+  gains: jax.Array     # [H, act, obs]
+  offsets: jax.Array   # [H, act]
+
+
+def _validate(config, env):
+  check_choice(config, 'dynamics', DYNAMICS)
   check_choice(config, 'planner', PLANNERS)
+  check_choice(config, 'retrain', RETRAIN)
+  check_choice(config, 'propagation', PROPAGATIONS)
   check_positive(config, 'horizon', 'population', 'num_envs', 'steps_per_chunk',
-                 'buffer_capacity')
+                 'buffer_capacity', 'replan_every', 'num_particles')
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
   check(config.steps_per_chunk % config.num_envs == 0,
         f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
         f'config.num_envs ({config.num_envs}).')
+  per_env = config.steps_per_chunk // config.num_envs
+  check(per_env % config.replan_every == 0,
+        f'config.replan_every ({config.replan_every}) must divide the steps per env of a '
+        f'chunk ({per_env}).')
+  check(config.replan_every <= config.horizon,
+        f'config.replan_every ({config.replan_every}) cannot exceed config.horizon '
+        f'({config.horizon}): a plan must cover the steps it executes.')
+  check(env.episode_length % config.replan_every == 0,
+        f'config.replan_every ({config.replan_every}) must divide the episode length '
+        f'({env.episode_length}) so that plans start with episodes.')
   check(config.buffer_capacity >= config.steps_per_chunk,
         f'config.buffer_capacity must hold one chunk of transitions '
         f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
+  check(isinstance(env.unwrapped, Task),
+        f'mpc needs a JAX-native task (its reward function), not {type(env.unwrapped).__name__}.')
+  if config.dynamics == 'learned':
+    num_elites = config.model.num_elites
+    check(config.propagation == 'expectation' or config.num_particles % num_elites == 0,
+          f'config.num_particles ({config.num_particles}) must be a multiple of '
+          f'config.model.num_elites ({num_elites}) for {config.propagation!r} propagation.')
+
+
+def make(config: ml_collections.ConfigDict, env) -> Agent:
+  _validate(config, env)
   task = env.unwrapped
-  check(isinstance(task, Task), f"mpc with model='true' needs a JAX-native task with known "
-        f"dynamics, not {type(task).__name__}.")
+  learned = config.dynamics == 'learned'
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
+  middle = (low + high) / 2
+  horizon, k = config.horizon, config.replan_every
+  per_env = config.steps_per_chunk // config.num_envs
   buffer = replay.make_replay_buffer(config.buffer_capacity, sample_batch_size=1)
+  if learned:
+    ensemble = models.Ensemble(config.model, env.observation_size, env.action_size)
+    trainer = models.Trainer(ensemble)
+  particles = 1 if (not learned or config.propagation == 'expectation') else config.num_particles
 
-  def make_policy(params, deterministic: bool = True):
-    """Plans from scratch at every call; the planner's sampling uses `key` either way."""
-    del params, deterministic
+  # --- what the planner optimizes -------------------------------------------------
+  def objective_fn(params, obs, key):
+    if not learned:
+      return lambda actions: planners.rollout_return(task.dynamics, task.reward_fn, obs,
+                                                     actions, task.termination_fn)
 
-    def policy(obs, key):
-      objective = lambda actions: rollout_return(task.dynamics, task.reward_fn, obs, actions,
-                                                 task.termination_fn)
-      plan, _ = random_shooting(objective, key, low, high, config.horizon, config.population)
-      return plan[0]
+    def objective(actions):
+      out = models.rollout(ensemble, params, key, jnp.broadcast_to(obs, (particles,) + obs.shape),
+                           horizon, config.propagation,
+                           actions=jnp.broadcast_to(actions, (particles,) + actions.shape),
+                           reward_fn=task.reward_fn, termination_fn=task.termination_fn)
+      return out.returns.mean()
+    return objective
 
-    return policy
+  def mean_dynamics(params):
+    if not learned:
+      return lambda x, u, t=0: task.dynamics(x, u)
 
+    def dynamics(x, u, t=0):
+      pred = ensemble.predict(params, x, u, jax.tree.map(lambda p: p[params.elites],
+                                                         params.params))
+      return ensemble.next_obs(x, pred.target_mean.mean(0))[0]
+    return dynamics
+
+  def plan(params, obs, warm, key) -> Plan:
+    obs_size, act_size = obs.shape[-1], low.shape[-1]
+    if config.planner == 'ilqr':
+      dynamics = mean_dynamics(params)
+      half = (high - low) / 2
+
+      def cost(x, u, t):
+        # Unconstrained iLQR: bounds become a smooth penalty; executed actions are clipped.
+        excess = jnp.maximum(jnp.abs(u - middle) - half, 0.0)
+        stage = -task.reward_fn(x, u, dynamics(x, u)) + config.ilqr.bound_penalty * jnp.sum(
+            excess**2)
+        return jnp.where(t < horizon, stage, 0.0)
+
+      result = planners.ilqr(cost, dynamics, obs, warm, max_iterations=config.ilqr.max_iterations)
+      return Plan(result.U, result.X, result.K, result.k)
+    objective = objective_fn(params, obs, key)
+    plan_key = jax.random.fold_in(key, 1)
+    if config.planner == 'random_shooting':
+      actions, _ = planners.random_shooting(objective, plan_key, low, high, horizon,
+                                            config.population)
+    elif config.planner == 'cem':
+      actions, _ = planners.cem(objective, plan_key, low, high, horizon, config.population,
+                                elite_fraction=config.cem.elite_fraction,
+                                iterations=config.cem.iterations, alpha=config.cem.alpha,
+                                init_mean=warm, sampling=config.cem.sampling)
+    else:
+      actions, _ = planners.mppi(objective, plan_key, low, high, horizon, config.population,
+                                 iterations=config.mppi.iterations,
+                                 temperature=config.mppi.temperature,
+                                 noise_std=config.mppi.noise_std, init_mean=warm)
+    return Plan(actions, jnp.zeros((horizon + 1, obs_size)),
+                jnp.zeros((horizon, act_size, obs_size)), jnp.zeros((horizon, act_size)))
+
+  def default_warm(num):
+    return jnp.broadcast_to(middle, (num, horizon) + middle.shape)
+
+  # --- the control loop: plan, execute `k` steps, repeat ---------------------------
+  def control(params, env_state, warm, key, num_segments, steps_before, explore_until):
+    """Runs num_segments x k steps of every env; random actions while the step count
+    (all envs, from steps_before) is below explore_until. Returns (env_state, warm,
+    transitions [T, N])."""
+    num = env_state.obs.shape[0]
+
+    def segment(carry, seg_key):
+      env_state, warm, steps_done = carry
+      plan_key, act_key = jax.random.split(seg_key)
+      plans = jax.vmap(plan, in_axes=(None, 0, 0, 0))(params, env_state.obs, warm,
+                                                      jax.random.split(plan_key, num))
+      explore = steps_done < explore_until
+
+      def step(env_state, inputs):
+        j, step_key = inputs
+        x = env_state.obs
+        u = (plans.actions[:, j] + plans.offsets[:, j]
+             + jnp.einsum('nao,no->na', plans.gains[:, j], x - plans.states[:, j]))
+        random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
+        u = jnp.where(explore, random_u, jnp.clip(u, low, high))
+        next_state = jax.vmap(env.step)(env_state, u)
+        info = next_state.info
+        transition = data.Transition(
+            obs=x, action=u, reward=next_state.reward, next_obs=info['next_obs'],
+            done=next_state.done, truncation=info['truncation'],
+            episode_return=info['episode_metrics']['sum_reward'])
+        return next_state, transition
+
+      env_state, tr = jax.lax.scan(step, env_state,
+                                   (jnp.arange(k), jax.random.split(act_key, k)))
+      shifted = jnp.concatenate([plans.actions[:, k:], default_warm(num)[:, :k]], axis=1)
+      ended = tr.done.any(axis=0)[:, None, None]
+      warm = jnp.where(ended, default_warm(num), shifted)
+      return (env_state, warm, steps_done + k * num), tr
+
+    (env_state, warm, _), tr = jax.lax.scan(
+        segment, (env_state, warm, steps_before), jax.random.split(key, num_segments))
+    return env_state, warm, jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
+
+  # --- the agent contract -----------------------------------------------------------
   def init(key):
-    reset_key, key = jax.random.split(key)
-    env_state = data.reset(env, reset_key, config.num_envs)
-    return TrainState(params={}, env_state=env_state,
-                      buffer=buffer.init(data.example_transition(env)), key=key,
+    env_key, model_key, key = jax.random.split(key, 3)
+    env_state = data.reset(env, env_key, config.num_envs)
+    params, opt_state = {}, {}
+    if learned:
+      trainer_state = trainer.init(model_key)
+      params, opt_state = trainer_state.model, trainer_state.opt_state
+    return TrainState(params=params, opt_state=opt_state, env_state=env_state,
+                      buffer=buffer.init(data.example_transition(env)),
+                      warm_start=default_warm(config.num_envs), key=key,
                       env_steps=jnp.zeros((), jnp.int32))
 
   def train_chunk(state: TrainState):
-    key, collect_key = jax.random.split(state.key)
-    policy = make_policy(state.params, deterministic=False)
-    env_state, tr = data.collect(env, lambda params, obs, k: policy(obs, k), state.params,
-                                 state.env_state, collect_key,
-                                 config.steps_per_chunk // config.num_envs)
-    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
+    key, control_key, fit_key = jax.random.split(state.key, 3)
+    env_state, warm, tr = control(state.params, state.env_state, state.warm_start,
+                                  control_key, per_env // k, state.env_steps,
+                                  config.random_steps)
+    buffer_state = buffer.add(state.buffer,
+                              jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
+    env_steps = state.env_steps + config.steps_per_chunk
     episodes = tr.done.sum()
     metrics = {
         'episode_return': jnp.where(episodes > 0,
@@ -94,9 +281,42 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         'episodes': episodes,
         'reward': tr.reward.mean(),
     }
-    state = state.replace(env_state=env_state, buffer=buffer.add(state.buffer, flat), key=key,
-                          env_steps=state.env_steps + config.steps_per_chunk)
-    return state, metrics
+    params, opt_state = state.params, state.opt_state
+    if learned:
+      done_random = env_steps >= config.random_steps
+      refit = (done_random if config.retrain == 'every_chunk'
+               else done_random & (state.env_steps < config.random_steps))
+      fitted, fit_metrics = trainer.fit(models.TrainerState(params, opt_state),
+                                        replay.items(buffer_state),
+                                        replay.valid_mask(buffer_state), fit_key, refit)
+      params, opt_state = fitted.model, fitted.opt_state
+      elite_mse = fit_metrics['holdout_mse'][fitted.model.elites].mean()
+      metrics.update(model_holdout_mse=jnp.where(refit, elite_mse, jnp.nan),
+                     model_epochs=jnp.where(refit, fit_metrics['epochs'], 0))
+    return state.replace(params=params, opt_state=opt_state, env_state=env_state,
+                         buffer=buffer_state, warm_start=warm, key=key,
+                         env_steps=env_steps), metrics
+
+  def evaluate(params, key, num_episodes):
+    """Mean return of fresh episodes under the agent's own controller (open loop or
+    MPC, as configured), never exploring."""
+    reset_key, key = jax.random.split(key)
+    env_state = data.reset(env, reset_key, num_episodes)
+    _, _, tr = control(params, env_state, default_warm(num_episodes), key,
+                       env.episode_length // k, jnp.zeros((), jnp.int32), 0)
+    rewards = tr.reward.reshape((env.episode_length, num_episodes))
+    ended = tr.done.reshape((env.episode_length, num_episodes))
+    alive = jnp.concatenate([jnp.ones((1, num_episodes)),
+                             1.0 - jnp.cumsum(ended, axis=0)[:-1].clip(0, 1)])
+    return (alive * rewards).sum(0).mean()
+
+  def make_policy(params, deterministic: bool = True):
+    """Replans at every call (MPC, no warm start); `key` drives the planner's sampling."""
+    del deterministic
+
+    def policy(obs, key):
+      return jnp.clip(plan(params, obs, default_warm(1)[0], key).actions[0], low, high)
+    return policy
 
   return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,
-               steps_per_chunk=config.steps_per_chunk)
+               steps_per_chunk=config.steps_per_chunk, evaluate=evaluate)

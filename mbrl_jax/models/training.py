@@ -94,15 +94,17 @@ class Trainer:
     return scores
 
   # --- fitting ------------------------------------------------------------------
-  def fit(self, state: TrainerState, data, mask: jax.Array, key: jax.Array
-          ) -> Tuple[TrainerState, Dict[str, jax.Array]]:
+  def fit(self, state: TrainerState, data, mask: jax.Array, key: jax.Array,
+          enabled: jax.Array = True) -> Tuple[TrainerState, Dict[str, jax.Array]]:
     """Fits the members to the valid transitions of `data` (obs, action, next_obs,
     reward, done, truncation with a leading axis of the size of `mask`).
 
     Normalizers are refitted to the data; training continues from the current
     params and optimizer state. Returns per-member holdout scores of the kept
     (best) params and `holdout_mse_history` [max_epochs, members] (NaN after the
-    last epoch run); with fewer than 2 valid transitions nothing changes.
+    last epoch run); with fewer than 2 valid transitions, or `enabled` false (a
+    traced bool: agents decide inside their compiled chunk whether to refit), the
+    epoch loop does not run and nothing changes.
     """
     ens, config = self.ensemble, self.config
     size = mask.shape[0]
@@ -117,6 +119,7 @@ class Trainer:
     x_all = normalizer.normalize(model.input_norm, inputs)
     y_all = normalizer.normalize(model.target_norm, targets)
 
+    go = (mask.sum() >= 2) & jnp.asarray(enabled)
     # Holdout: a random subset of the valid items, at most max_holdout.
     split_key, boot_key, key = jax.random.split(key, 3)
     n_valid = mask.sum().astype(jnp.int32)
@@ -160,7 +163,7 @@ class Trainer:
 
     def keep_going(carry):
       since, count = carry[4], carry[5]
-      return (count < config.max_epochs) & (since < config.patience) & (n_valid >= 2)
+      return (count < config.max_epochs) & (since < config.patience) & go
 
     start = (model.params, state.opt_state, model.params, jnp.full(num_members, jnp.inf),
              jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), key, jnp.zeros(num_members),
@@ -174,6 +177,6 @@ class Trainer:
     metrics.update(epochs=epochs, train_loss=train_losses, num_train=n_train,
                    num_holdout=n_holdout, holdout_mse_history=history)
     fitted = TrainerState(model=model, opt_state=opt_state)
-    unchanged = n_valid < 2
+    unchanged = ~go
     fitted = jax.tree.map(lambda old, new: jnp.where(unchanged, old, new), state, fitted)
     return fitted, metrics

@@ -1,6 +1,8 @@
 """Planners: pure, jit/vmap-able optimisers of action sequences."""
 
+from mbrl_jax.planners.gradient import GradientResult, gradient_shooting
 from mbrl_jax.planners.objective import rollout_return
-from mbrl_jax.planners.shooting import random_shooting
+from mbrl_jax.planners.shooting import cem, default_mean_std, mppi, random_shooting, shift_plan
 
-__all__ = ['random_shooting', 'rollout_return']
+__all__ = ['random_shooting', 'rollout_return', 'cem', 'mppi', 'shift_plan',
+           'default_mean_std', 'gradient_shooting', 'GradientResult']

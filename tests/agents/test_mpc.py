@@ -46,7 +46,12 @@ def test_train_chunk_fills_buffer_with_real_transitions():
 
 @pytest.mark.parametrize('override,message', [
     (dict(horizon=0), 'config.horizon must be an integer >= 1, got 0'),
-    (dict(model='learned'), "config.model must be one of 'true'"),
+    (dict(dynamics='simulated'), "config.dynamics must be one of 'true', 'learned'"),
+    (dict(planner='bfgs'), "config.planner must be one of"),
+    (dict(replan_every=7), 'must divide the steps per env of a chunk'),
+    (dict(replan_every=40, horizon=30, steps_per_chunk=200), 'cannot exceed config.horizon'),
+    (dict(dynamics='learned', propagation='tsinf', num_particles=3),
+     'must be a multiple of config.model.num_elites'),
     (dict(steps_per_chunk=30, num_envs=4), 'must be a multiple of config.num_envs'),
     (dict(buffer_capacity=10), 'config.buffer_capacity must hold one chunk'),
 ])
