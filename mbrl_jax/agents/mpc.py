@@ -44,7 +44,8 @@ def default_config() -> ml_collections.ConfigDict:
   config.population = 1000            # action sequences per planner iteration
   config.cem = ml_collections.ConfigDict(dict(iterations=5, elite_fraction=0.1, alpha=0.1,
                                               sampling='clip'))
-  config.mppi = ml_collections.ConfigDict(dict(iterations=3, temperature=1.0, noise_std=0.5))
+  config.mppi = ml_collections.ConfigDict(dict(iterations=3, temperature=1.0,
+                                               noise_scale=0.25))  # std / bound range
   config.ilqr = ml_collections.ConfigDict(dict(max_iterations=30, bound_penalty=100.0))
   config.replan_every = 1             # steps executed per plan (>= horizon: open loop)
   config.num_envs = 1                 # real envs stepped in parallel (per seed)
@@ -58,15 +59,19 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'true_model', episode_length: int = 200) -> ml_collections.ConfigDict:
-  """The lectures' versions as configs (episode_length: the task's, for open loop)."""
+def preset(version: str = 'true_model', episode_length: int = 200,
+           angle_dims=()) -> ml_collections.ConfigDict:
+  """The lectures' versions as configs (episode_length: the task's, for open loop;
+  angle_dims: observation dims the model should see as sin/cos, e.g. (1,) for
+  the cart-pole's pole angle)."""
   if version not in VERSIONS:
     raise ValueError(f'Unknown MPC version {version!r}; valid: {", ".join(VERSIONS)}.')
   config = default_config()
   if version == 'true_model':
     return config
   config.dynamics = 'learned'
-  config.model.update(dict(kind='deterministic', num_members=1, num_elites=1))
+  config.model.update(dict(kind='deterministic', num_members=1, num_elites=1,
+                           angle_dims=tuple(angle_dims)))
   config.random_steps = 5 * episode_length
   config.steps_per_chunk = episode_length
   config.planner = 'cem'
@@ -206,7 +211,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       actions, _ = planners.mppi(objective, plan_key, low, high, horizon, config.population,
                                  iterations=config.mppi.iterations,
                                  temperature=config.mppi.temperature,
-                                 noise_std=config.mppi.noise_std, init_mean=warm)
+                                 noise_std=config.mppi.noise_scale * (high - low),
+                                 init_mean=warm)
     return Plan(actions, jnp.zeros((horizon + 1, obs_size)),
                 jnp.zeros((horizon, act_size, obs_size)), jnp.zeros((horizon, act_size)))
 

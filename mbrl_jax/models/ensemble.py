@@ -43,6 +43,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.patience = 5                  # epochs without 1% holdout improvement
   config.improvement_threshold = 0.01
   config.absolute_dims = ()            # observation dims predicted as values, not changes
+  config.angle_dims = ()               # observation dims fed to the net as (sin, cos)
   config.learn_reward = False
   config.learn_termination = False
   return config
@@ -106,8 +107,10 @@ class Ensemble:
           f'config.num_elites ({config.num_elites}) must not exceed config.num_members '
           f'({config.num_members}).')
     absolute = tuple(int(d) for d in config.absolute_dims)
-    check(all(0 <= d < obs_size for d in absolute),
-          f'config.absolute_dims must be observation dims in [0, {obs_size}), got {absolute}.')
+    angles = tuple(int(d) for d in config.angle_dims)
+    for name, dims in (('absolute_dims', absolute), ('angle_dims', angles)):
+      check(all(0 <= d < obs_size for d in dims),
+            f'config.{name} must be observation dims in [0, {obs_size}), got {dims}.')
     self.config = config
     self.obs_size, self.action_size = obs_size, action_size
     self.target_size = obs_size + int(config.learn_reward)
@@ -116,23 +119,32 @@ class Ensemble:
     delta = np.ones(obs_size, bool)
     delta[list(absolute)] = False
     self.delta_dims = delta
+    # An angle enters the net as (sin, cos): continuous across the wrap (PETS' cart-pole).
+    self.angle_dims = np.array(sorted(set(angles)), int)
+    self.plain_dims = np.array([d for d in range(obs_size) if d not in set(angles)], int)
+    self.input_size = obs_size + len(self.angle_dims) + action_size
     self.net = MemberNet(self.target_size, config.width, config.num_layers, config.activation,
                          self.gaussian, bool(config.learn_termination))
 
   # --- parameters ---------------------------------------------------------------
   def init(self, key: jax.Array) -> ModelState:
-    dummy = jnp.zeros((1, self.obs_size + self.action_size))
+    dummy = jnp.zeros((1, self.input_size))
     params = jax.vmap(self.net.init, in_axes=(0, None))(
         jax.random.split(key, self.num_members), dummy)
     return ModelState(params=params,
-                      input_norm=normalizer.init(self.obs_size + self.action_size),
+                      input_norm=normalizer.init(self.input_size),
                       target_norm=normalizer.init(self.target_size),
                       elites=jnp.arange(self.num_elites))
 
   # --- data <-> targets -------------------------------------------------------------
   def inputs(self, obs, action):
+    """The net's input features: obs (angles as sin and cos) and action."""
     self._check_shapes(obs, action)
-    return jnp.concatenate([obs, action], axis=-1)
+    if not len(self.angle_dims):
+      return jnp.concatenate([obs, action], axis=-1)
+    angles = obs[..., self.angle_dims]
+    return jnp.concatenate([obs[..., self.plain_dims], jnp.sin(angles), jnp.cos(angles), action],
+                           axis=-1)
 
   def targets(self, obs, next_obs, reward=None):
     """What the members learn to predict, from a real transition."""

@@ -153,7 +153,7 @@ def ilqr(cost: Cost, dynamics: Dynamics, x0: jax.Array, U0: jax.Array,
                tol, mu_init, mu_min, mu_max, delta0, backtrack, armijo)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 4, 5))
+@functools.partial(jax.jit, static_argnums=(0, 1))
 def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_init,
           mu_min, mu_max, delta0, backtrack, armijo) -> ILQRSolution:
   dtype = jnp.result_type(x0, U0, 1.0)  # floats, the inputs' precision
@@ -203,17 +203,17 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
       return i + 1, accept, pick(X_new, X), pick(U_new, U), pick(J_new, J)
 
     carry = (jnp.int32(0), jnp.array(False), s.X, s.U, s.J)
-    _, accepted, X, U, J = jax.lax.while_loop(
+    tries, accepted, X, U, J = jax.lax.while_loop(
         lambda c: search & ~c[1] & (c[0] < line_search_steps), body, carry)
-    return accepted, X, U, J
+    return accepted, accepted & (tries == 1), X, U, J
 
   def iterate(s: _State) -> _State:
     solution, ok, mu, delta = backward(_expand(l, f, s.X, s.U), s.mu, s.delta)
     predicted = -solution.s[0]  # the local model's reduction for the full step
     small = predicted < tol * (1 + jnp.abs(s.J))
     converged = ok & small & (mu == 0)
-    accepted, X, U, J = line_search(s, solution, predicted, ok & ~small)
-    mu, delta = jax.tree.map(lambda a, b: jnp.where(accepted | small, a, b),
+    accepted, full_step, X, U, J = line_search(s, solution, predicted, ok & ~small)
+    mu, delta = jax.tree.map(lambda a, b: jnp.where(full_step | small, a, b),
                              lower_mu(mu, delta), raise_mu(mu, delta))
     keep = lambda new, old: jnp.where(ok, new, old)
     return _State(X, U, J, keep(solution.K, s.K), keep(solution.k, s.k), mu, delta,

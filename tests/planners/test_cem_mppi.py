@@ -72,10 +72,15 @@ def test_batched_plans_equal_separate_calls(name):
 @pytest.mark.parametrize('sampling', ['clip', 'truncated'])
 def test_cem_converges_to_clipped_target_outside_bounds(sampling):
   target = TARGET * 3.0  # most entries outside [-1, 1]; the separable maximiser is the clip
-  plan, value = cem(quadratic(target), jax.random.PRNGKey(2), LOW, HIGH, 5, 200,
-                    iterations=20, sampling=sampling)
+  # Pinned dims make the ranking noisy for the free ones, and truncated samples never
+  # reach the bound, so this needs more samples than the interior case. Max error over
+  # keys PRNGKey(0..39): <= 0.001 (clip); <= 0.005 (truncated) except key 2 at 0.046,
+  # where the spread of the weakly weighted 0.9 entry shrank too early (CEM's known
+  # premature convergence). With 200 x 20: up to 0.14 (clip) and 0.32 (truncated).
+  plan, _ = cem(quadratic(target), jax.random.PRNGKey(0), LOW, HIGH, 5, 400,
+                iterations=40, sampling=sampling)
   assert bool(jnp.all((plan >= LOW) & (plan <= HIGH)))
-  np.testing.assert_allclose(plan, jnp.clip(target, LOW, HIGH), atol=0.02)
+  np.testing.assert_allclose(plan, jnp.clip(target, LOW, HIGH), atol=0.05)
 
 
 def test_truncated_samples_stay_in_bounds_and_follow_a_half_normal():
@@ -138,6 +143,9 @@ def test_nan_returns_never_chosen(name):
   plan, value = planners()[name](objective, jax.random.PRNGKey(6))
   assert bool(jnp.all(jnp.isfinite(plan))) and np.isfinite(value)
   assert float(plan[0, 0]) <= 0.0
+  # ... and the planner still optimises: the best finite return is -0.3^2 = -0.09
+  # (a[0, 0] = 0, the rest on target), against -5.5 for staying at the start.
+  assert float(value) > -0.2
   # All NaN: still a finite plan (the value is then honestly NaN).
   plan, _ = planners()[name](lambda a: jnp.nan * a.sum(), jax.random.PRNGKey(6))
   assert bool(jnp.all(jnp.isfinite(plan)))
