@@ -1,7 +1,14 @@
-"""MPC with the task's true dynamics and random shooting (mbrl_jax.agents.mpc)."""
+"""MPC (mbrl_jax.agents.mpc). Pick a lecture version after a colon:
+
+  --config=experiments/configs/mpc.py             true dynamics, random shooting
+  --config=experiments/configs/mpc.py:pets        PETS (ensemble, TSinf, CEM)
+  --config=experiments/configs/mpc.py:0.5 | :1.0 | :1.5 | :ilqr
+
+Cart-pole: add --config.model.angle_dims='(1,)' (the pole angle as sin/cos).
+"""
 
 from mbrl_jax.agents import mpc
 
 
-def get_config():
-  return mpc.default_config()
+def get_config(version='true_model'):
+  return mpc.preset(version)

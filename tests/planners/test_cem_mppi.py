@@ -144,8 +144,9 @@ def test_nan_returns_never_chosen(name):
   assert bool(jnp.all(jnp.isfinite(plan))) and np.isfinite(value)
   assert float(plan[0, 0]) <= 0.0
   # ... and the planner still optimises: the best finite return is -0.3^2 = -0.09
-  # (a[0, 0] = 0, the rest on target), against -5.5 for staying at the start.
-  assert float(value) > -0.2
+  # (a[0, 0] = 0, the rest on target), against -5.5 for staying at the start; seen
+  # over 20 seeds: CEM >= -0.10, MPPI >= -0.19.
+  assert float(value) > -0.3
   # All NaN: still a finite plan (the value is then honestly NaN).
   plan, _ = planners()[name](lambda a: jnp.nan * a.sum(), jax.random.PRNGKey(6))
   assert bool(jnp.all(jnp.isfinite(plan)))

@@ -1,0 +1,91 @@
+"""Planning speed: seconds per planned action, and planning many start states in
+one batched call against one call per state; prints JSON.
+
+Two configurations of the MPC agent's planner (mbrl_jax.agents.mpc), each on
+cart-pole swing-up through a (freshly initialised) learned ensemble:
+  'pets'   the PETS settings: population 500, horizon 30, 5 CEM iterations,
+           20 TSinf particles, 5 Gaussian members of 4 x 200;
+  'small'  population 100, horizon 15, 3 iterations, 5 particles, 3 x 64.
+For each: seconds per action for one state (best of --repeats), and for --batch
+start states: one jit(vmap(policy)) call vs --batch separate jitted calls.
+"""
+
+import json
+import time
+
+from absl import app, flags
+
+flags.DEFINE_integer('batch', 64, 'Start states planned together.')
+flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.')
+flags.DEFINE_list('settings', ['small', 'pets'], 'Which configurations to time.')
+flags.DEFINE_bool('pets_batched', False, 'Also time the batched comparison at PETS '
+                  'settings (64 x ~2 s per action on a 2-core CPU).')
+flags.DEFINE_string('out', None, 'Also write the JSON here.')
+FLAGS = flags.FLAGS
+
+
+def settings(name):
+  from mbrl_jax.agents import mpc
+  config = mpc.preset('pets', angle_dims=(1,))
+  if name == 'small':
+    config.update(dict(population=100, horizon=15, num_particles=5))
+    config.cem.iterations = 3
+    config.model.update(dict(width=64, num_layers=3))
+  else:
+    config.model.update(dict(width=200, num_layers=4))
+  return config
+
+
+def best_time(fn, *args):
+  import jax
+  jax.block_until_ready(fn(*args))
+  best = float('inf')
+  for _ in range(FLAGS.repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    best = min(best, time.perf_counter() - start)
+  return best
+
+
+def main(argv):
+  del argv
+  import jax
+  from mbrl_jax import data, envs
+  from mbrl_jax.agents import mpc
+
+  env = envs.make('cartpole_swingup')
+  states = data.reset(env, jax.random.PRNGKey(0), FLAGS.batch).obs
+  keys = jax.random.split(jax.random.PRNGKey(1), FLAGS.batch)
+  result = {'device': str(jax.devices()[0]), 'jax': jax.__version__, 'batch': FLAGS.batch}
+  for name in FLAGS.settings:
+    config = settings(name)
+    agent = mpc.make(config, env)
+    params = agent.init(jax.random.PRNGKey(2)).params
+    policy = agent.make_policy(params)
+    one = jax.jit(lambda obs, key: policy(obs, key))
+    row = {'population': config.population, 'horizon': config.horizon,
+           'cem_iterations': config.cem.iterations, 'particles': config.num_particles,
+           'members': config.model.num_members,
+           'model': f'{config.model.num_layers} x {config.model.width}',
+           'seconds_per_action': round(best_time(one, states[0], keys[0]), 4)}
+    if name != 'pets' or FLAGS.pets_batched:
+      batched = jax.jit(jax.vmap(lambda obs, key: policy(obs, key)))
+
+      def separate(states, keys):
+        return [one(states[i], keys[i]) for i in range(FLAGS.batch)]
+
+      batched_s = best_time(batched, states, keys)
+      separate_s = best_time(separate, states, keys)
+      row.update(batched_seconds=round(batched_s, 4), separate_seconds=round(separate_s, 4),
+                 batched_speedup=round(separate_s / batched_s, 2),
+                 batched_seconds_per_action=round(batched_s / FLAGS.batch, 5))
+    result[name] = row
+    print(json.dumps({name: row}), flush=True)
+  if FLAGS.out:
+    with open(FLAGS.out, 'w') as f:
+      json.dump(result, f, indent=2)
+  print(json.dumps(result, indent=2))
+
+
+if __name__ == '__main__':
+  app.run(main)
