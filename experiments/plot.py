@@ -11,6 +11,8 @@ flags.DEFINE_list('workdirs', None, 'Workdirs to draw, one line each.', required
 flags.DEFINE_string('out', 'learning_curves.png', 'PNG to write.')
 flags.DEFINE_string('key', 'eval_return', 'Metric to draw.')
 flags.DEFINE_list('labels', None, 'Line labels (default: workdir names).')
+flags.DEFINE_string('csv', None, 'Also write the curves as CSV here.')
+flags.DEFINE_string('title', None, 'Plot title.')
 FLAGS = flags.FLAGS
 
 
@@ -18,7 +20,10 @@ def main(argv):
   del argv
   from mbrl_jax import plotting
   try:
-    out = plotting.plot_workdirs(FLAGS.workdirs, FLAGS.out, FLAGS.key, FLAGS.labels)
+    out = plotting.plot_workdirs(FLAGS.workdirs, FLAGS.out, FLAGS.key, FLAGS.labels,
+                                 FLAGS.title)
+    if FLAGS.csv:
+      print(f'Wrote {plotting.write_csv(FLAGS.workdirs, FLAGS.csv, FLAGS.key, FLAGS.labels)}')
   except ValueError as err:
     sys.exit(f'error: {err}')
   print(f'Wrote {out}')

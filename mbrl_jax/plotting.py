@@ -48,3 +48,18 @@ def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
   fig.savefig(out, dpi=100)
   plt.close(fig)
   return out
+
+
+def write_csv(workdirs: Sequence[str], out: str, key: str = 'eval_return',
+              labels: Optional[Sequence[str]] = None) -> str:
+  """The curves as CSV: label, env_steps, mean, min, max, seeds."""
+  import csv
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  with open(out, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['run', 'env_steps', f'{key}_mean', f'{key}_min', f'{key}_max', 'seeds'])
+    for i, workdir in enumerate(workdirs):
+      label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
+      for row in zip(*curve(metrics.read(workdir), key)):
+        writer.writerow([label, int(row[0])] + [float(v) for v in row[1:4]] + [int(row[4])])
+  return out

@@ -45,3 +45,14 @@ def test_load_policy_in_three_lines(two_seed_run):
   np.testing.assert_array_equal(action, expected)
   with pytest.raises(ValueError, match='seed_index must be in'):
     checkpoint.load_policy(str(two_seed_run), seed_index=2)
+
+
+def test_csv_has_one_row_per_step_with_the_same_numbers(two_seed_run, tmp_path):
+  import csv
+  out = plotting.write_csv([str(two_seed_run)], str(tmp_path / 'c.csv'), labels=['mpc'])
+  rows = list(csv.DictReader(open(out)))
+  steps, mean, low, high, count = plotting.curve(metrics.read(str(two_seed_run)),
+                                                 'eval_return')
+  assert [int(r['env_steps']) for r in rows] == list(steps)
+  np.testing.assert_allclose([float(r['eval_return_mean']) for r in rows], mean, rtol=1e-6)
+  assert {r['run'] for r in rows} == {'mpc'} and {r['seeds'] for r in rows} == {'2'}

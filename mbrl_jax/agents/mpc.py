@@ -9,7 +9,7 @@ The lectures' versions are presets of one agent (`preset(version)`):
           after every chunk of real steps;
   'pets'  1.5 with a probabilistic ensemble, TSinf particles and CEM;
   'ilqr'  1.5 with iLQR through the learned model's mean as the planner,
-          executing its feedback law u = K (x - x_plan) + k + u_plan between replans;
+          executing its feedback law u = u_plan + K (x - x_plan) between replans;
   'true_model' (the default) plans with the task's own dynamics.
 The control loop of a chunk (plan, execute, collect) is one lax.scan over
 segments of `replan_every` steps, each planning once; the model is refitted at
@@ -196,7 +196,10 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         return jnp.where(t < horizon, stage, 0.0)
 
       result = planners.ilqr(cost, dynamics, obs, warm, max_iterations=config.ilqr.max_iterations)
-      return Plan(result.U, result.X, result.K, result.k)
+      # u = u_plan + K (x - x_plan): the feedforward k of the last backward pass is
+      # already in u_plan after the line search (adding it again would repeat the
+      # last step when iLQR stops at max_iterations; at convergence k is ~0).
+      return Plan(result.U, result.X, result.K, jnp.zeros_like(result.U))
     objective = objective_fn(params, obs, key)
     plan_key = jax.random.fold_in(key, 1)
     if config.planner == 'random_shooting':

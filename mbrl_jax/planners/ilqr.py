@@ -13,8 +13,15 @@ squashing (u = high * tanh(v)), and clip when executing.
 Each iteration linearises the dynamics (jacfwd) and takes second-order
 expansions of the cost (hessian) along the current trajectory, all steps at once
 with vmap, then solves the local problem with `lqr` (the backward pass) and
-backtracks along the resulting closed-loop step (the forward pass). Everything
-runs inside `lax.while_loop`s, so `ilqr` jits and vmaps (e.g. over start states).
+backtracks along the resulting closed-loop step (the forward pass). Second
+derivatives of the dynamics are ignored (iLQR, not DDP), so a point where the
+gradient vanishes, e.g. a pendulum hanging still under U0 = 0, is a fixed point:
+start from nonzero controls there. Everything
+runs inside `lax.while_loop`s, so `ilqr` jits and vmaps (e.g. over start states,
+or over the params a learned model's dynamics closes over); it is not
+reverse-differentiable (while_loop). `cost` and `dynamics` are static arguments
+of an internal jit: passing the same function objects reuses the compiled
+program, a fresh lambda per call recompiles (jit the caller to avoid that).
 """
 
 import functools
@@ -32,8 +39,10 @@ Dynamics = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 class ILQRSolution(NamedTuple):
   X: jax.Array           # [T+1, n] states of the returned controls
   U: jax.Array           # [T, m] controls
-  K: jax.Array           # [T, m, n] feedback gains of the last successful backward pass
-  k: jax.Array           # [T, m] its feedforward steps
+  # The last successful backward pass: u_t = U_t + k_t + K_t (x_t - X_t) about the
+  # trajectory it linearised (k ~ 0 at convergence; K gives feedback about X, U).
+  K: jax.Array           # [T, m, n]
+  k: jax.Array           # [T, m]
   cost: jax.Array        # J(U)
   iterations: jax.Array  # backward passes made (the last one may only confirm convergence)
   converged: jax.Array   # bool: the unregularised step predicts a reduction below tol
@@ -119,7 +128,10 @@ def ilqr(cost: Cost, dynamics: Dynamics, x0: jax.Array, U0: jax.Array,
   `lqr` on the local model with R_t + mu I, i.e. Q_uu + mu I, whose optimum is a
   step that also pays mu/2 |dU|^2. If a Q_uu + mu I is not positive definite (its
   Cholesky factor, hence the solution, is not finite) mu is raised and the pass
-  retried; a failed line search raises mu too, an accepted step lowers it:
+  retried. A full step (alpha = 1 accepted) lowers mu; a shortened or failed
+  line search raises it, since the local model was too optimistic (a trust-region
+  flavour of Tassa's rule, which lowers mu on any accepted step: on the pendulum
+  swing-up of the tests it needs 20-35% fewer iterations):
   raise: delta = max(delta0, delta delta0), mu = max(mu_min, mu delta);
   lower: delta = min(1/delta0, delta/delta0), mu = mu delta, or 0 below mu_min.
 
@@ -193,6 +205,7 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
     return solution, ok & (mu <= mu_max), mu, delta
 
   def line_search(s, solution: LQRSolution, predicted, search):
+    """Backtracks when `search`: (accepted at alpha = 1, X, U, J), old ones if none."""
     def body(carry):
       i, _, X, U, J = carry
       alpha = backtrack**i
@@ -205,14 +218,14 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
     carry = (jnp.int32(0), jnp.array(False), s.X, s.U, s.J)
     tries, accepted, X, U, J = jax.lax.while_loop(
         lambda c: search & ~c[1] & (c[0] < line_search_steps), body, carry)
-    return accepted, accepted & (tries == 1), X, U, J
+    return accepted & (tries == 1), X, U, J
 
   def iterate(s: _State) -> _State:
     solution, ok, mu, delta = backward(_expand(l, f, s.X, s.U), s.mu, s.delta)
     predicted = -solution.s[0]  # the local model's reduction for the full step
     small = predicted < tol * (1 + jnp.abs(s.J))
     converged = ok & small & (mu == 0)
-    accepted, full_step, X, U, J = line_search(s, solution, predicted, ok & ~small)
+    full_step, X, U, J = line_search(s, solution, predicted, ok & ~small)
     mu, delta = jax.tree.map(lambda a, b: jnp.where(full_step | small, a, b),
                              lower_mu(mu, delta), raise_mu(mu, delta))
     keep = lambda new, old: jnp.where(ok, new, old)
@@ -220,8 +233,8 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
                   s.iteration + 1, converged, ~ok | (mu > mu_max))
 
   zeros_K, zeros_k = jnp.zeros((T, m, n), dtype), jnp.zeros((T, m), dtype)
-  X, U, J = _forward(l, f, x0, jnp.zeros((T + 1, n), dtype), U0, zeros_K, zeros_k, 0.0)
-  start = _State(X, U, J, zeros_K, zeros_k, as_float(mu_init), as_float(1.0),
+  X, _, J = _forward(l, f, x0, jnp.zeros((T + 1, n), dtype), U0, zeros_K, zeros_k, 0.0)
+  start = _State(X, U0, J, zeros_K, zeros_k, as_float(mu_init), as_float(1.0),
                  jnp.int32(0), jnp.array(False), ~(jnp.isfinite(J) & _all_finite(X)))
   s = jax.lax.while_loop(
       lambda s: ~s.converged & ~s.failed & (s.iteration < max_iterations), iterate, start)

@@ -128,3 +128,18 @@ def test_lecture_versions_plan_execute_and_refit_as_described(version):
     mean_return = float(jax.jit(agent.evaluate, static_argnums=2)(
         state.params, jax.random.PRNGKey(1), 4))
     assert mean_return > -400, mean_return
+
+
+def test_ilqr_mpc_through_learned_model_swings_up_pendulum():
+  """Version 'ilqr': iLQR through the learned model's mean, replanning every step
+  and executing u = u_plan + K (x - x_plan); 3 random episodes, 2 with the model."""
+  env = envs.make('pendulum')
+  config = small_version_config('ilqr')
+  agent = mpc.make(config, env)
+  state = jax.jit(agent.init)(jax.random.PRNGKey(0))
+  chunk = jax.jit(agent.train_chunk)
+  for _ in range(5):
+    state, metrics = chunk(state)
+  mean_return = float(jax.jit(agent.evaluate, static_argnums=2)(
+      state.params, jax.random.PRNGKey(1), 4))
+  assert mean_return > -300, mean_return
