@@ -14,7 +14,7 @@ from tests.helpers import SMALL_FLAGS, launch
     (['--config.horizn=3'], "bad --config override: 'horizn'"),
     (['--config.horizon=abc'], 'flag --config.horizon=abc'),
     (['--config.horizon=0'], 'config.horizon must be an integer >= 1, got 0'),
-    (['--config.planner=cem'], "config.planner must be one of 'random_shooting'; got 'cem'"),
+    (['--config.planner=bfgs'], "config.planner must be one of 'random_shooting', 'cem', 'mppi', 'ilqr'; got 'bfgs'"),
     (['--config=experiments/configs/nope.py'], "cannot load the --config file ([Errno 2] No such file or directory: 'experiments/configs/nope.py')"),
     (['--total_steps=30'], 'total_steps (30) must be a positive multiple'),
     (['--restore=/nonexistent/run'], "restore path '/nonexistent/run' holds no checkpoints"),
