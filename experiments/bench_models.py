@@ -18,7 +18,6 @@ with TS1 and a tanh-linear policy.
 """
 
 import json
-import time
 
 from absl import app, flags
 
@@ -39,20 +38,10 @@ flags.DEFINE_string('out', None, 'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 
-def best_time(fn, *args):
-  import jax
-  jax.block_until_ready(fn(*args))  # compile and warm up
-  best = float('inf')
-  for _ in range(FLAGS.repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    best = min(best, time.perf_counter() - start)
-  return best
-
-
 def main(argv):
   del argv
   import jax
+  from mbrl_jax import timing
   import jax.numpy as jnp
   from mbrl_jax import data, models
 
@@ -79,7 +68,8 @@ def main(argv):
       return (params, opt_state), losses.sum()
     return jax.lax.scan(body, (params, opt_state), (xs, ys))[1]
 
-  train_s = best_time(train, state.model.params, state.opt_state)
+  repeats = FLAGS.repeats
+  train_s = timing.best_time(train, state.model.params, state.opt_state, repeats=repeats)
 
   # The roofline: the same batched matmuls, nothing else.
   sizes = [in_size] + [FLAGS.width] * FLAGS.layers + [2 * out_size]
@@ -100,7 +90,7 @@ def main(argv):
       return total + checksum, None
     return jax.lax.scan(body, 0.0, (xs, ys))[0]
 
-  roofline_s = best_time(roofline, weights)
+  roofline_s = timing.best_time(roofline, weights, repeats=repeats)
   flops = 3 * 2 * members * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * steps
 
   # fit(): the whole training call on a dataset of fit_items transitions.
@@ -112,7 +102,8 @@ def main(argv):
                             reward=zeros, next_obs=jax.random.normal(keys[2], (n, obs)),
                             done=zeros, truncation=zeros, episode_return=zeros)
   fit = jax.jit(trainer.fit)
-  fit_s = best_time(fit, state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3))
+  fit_s = timing.best_time(fit, state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3),
+                           repeats=repeats)
   _, fit_metrics = fit(state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3))
   fit_samples = int(fit_metrics['epochs']) * int(fit_metrics['num_train']) * members
 
@@ -127,7 +118,7 @@ def main(argv):
                          policy=lambda o, k: jnp.tanh(o @ policy_w), reward_fn=reward_fn)
     return out.returns
 
-  roll_s = best_time(roll, state.model, jax.random.PRNGKey(6))
+  roll_s = timing.best_time(roll, state.model, jax.random.PRNGKey(6), repeats=repeats)
   samples = steps * members * batch
   result = {
       'device': str(jax.devices()[0]), 'jax': jax.__version__,

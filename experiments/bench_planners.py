@@ -11,7 +11,6 @@ start states: one jit(vmap(policy)) call vs --batch separate jitted calls.
 """
 
 import json
-import time
 
 from absl import app, flags
 
@@ -36,20 +35,10 @@ def settings(name):
   return config
 
 
-def best_time(fn, *args):
-  import jax
-  jax.block_until_ready(fn(*args))
-  best = float('inf')
-  for _ in range(FLAGS.repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    best = min(best, time.perf_counter() - start)
-  return best
-
-
 def main(argv):
   del argv
   import jax
+  from mbrl_jax import timing
   from mbrl_jax import data, envs
   from mbrl_jax.agents import mpc
 
@@ -67,15 +56,16 @@ def main(argv):
            'cem_iterations': config.cem.iterations, 'particles': config.num_particles,
            'members': config.model.num_members,
            'model': f'{config.model.num_layers} x {config.model.width}',
-           'seconds_per_action': round(best_time(one, states[0], keys[0]), 4)}
+           'seconds_per_action': round(timing.best_time(one, states[0], keys[0],
+                                                        repeats=FLAGS.repeats), 4)}
     if name != 'pets' or FLAGS.pets_batched:
       batched = jax.jit(jax.vmap(lambda obs, key: policy(obs, key)))
 
       def separate(states, keys):
         return [one(states[i], keys[i]) for i in range(FLAGS.batch)]
 
-      batched_s = best_time(batched, states, keys)
-      separate_s = best_time(separate, states, keys)
+      batched_s = timing.best_time(batched, states, keys, repeats=FLAGS.repeats)
+      separate_s = timing.best_time(separate, states, keys, repeats=FLAGS.repeats)
       row.update(batched_seconds=round(batched_s, 4), separate_seconds=round(separate_s, 4),
                  batched_speedup=round(separate_s / batched_s, 2),
                  batched_seconds_per_action=round(batched_s / FLAGS.batch, 5))

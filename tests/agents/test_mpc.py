@@ -10,13 +10,18 @@ from mbrl_jax.data import replay
 from mbrl_jax.evaluation import make_evaluator
 
 
+def best_random_return(env, episodes=1000):
+  """The best return of `episodes` random-policy episodes."""
+  state = data.reset(env, jax.random.PRNGKey(0), episodes)
+  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
+  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1),
+                  env.episode_length)
+  return float(tr.episode_return[-1].max())
+
+
 def test_mpc_swings_up_pendulum_beyond_any_random_episode():
   env = envs.make('pendulum')
-  # The best of 1000 random-policy episodes.
-  state = data.reset(env, jax.random.PRNGKey(0), 1000)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1), 200)
-  best_random = float(tr.episode_return[-1].max())
+  best_random = best_random_return(env)
   assert best_random < -500  # random torques never hold the pendulum up
   config = mpc.default_config()
   config.update(dict(horizon=15, population=100))
@@ -79,10 +84,7 @@ def small_pets_config():
 
 def test_pets_learns_cartpole_swingup_within_four_episodes():
   env = envs.make('cartpole_swingup')
-  state = data.reset(env, jax.random.PRNGKey(0), 1000)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1), 200)
-  best_random = float(tr.episode_return[-1].max())
+  best_random = best_random_return(env)
   assert best_random < 20  # 1000 random episodes: the pole is never held up
   agent = mpc.make(small_pets_config(), env)
   state = jax.jit(agent.init)(jax.random.PRNGKey(0))
