@@ -15,12 +15,13 @@ from absl import app, flags
 flags.DEFINE_list('envs', ['pendulum', 'cartpole_swingup'], 'Tasks.')
 flags.DEFINE_integer('episodes', 40, 'Random-policy training episodes per task.')
 flags.DEFINE_integer('horizon', 30, 'Open-loop prediction horizon.')
-flags.DEFINE_integer('test_trajectories', 64, 'Fresh trajectories for the error curve.')
+flags.DEFINE_integer('test_trajectories', 60, 'Fresh trajectories for the error curve.')
 flags.DEFINE_integer('members', 7, 'Ensemble members.')
 flags.DEFINE_integer('width', 200, 'Hidden width.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
 flags.DEFINE_string('workdir', 'outputs/model_quality', 'Where JSON and PNG go.')
 FLAGS = flags.FLAGS
+ANGLE_DIMS = {'cartpole_swingup': (1,)}  # the pole angle enters the model as sin/cos
 
 
 def main(argv):
@@ -44,7 +45,8 @@ def main(argv):
     _, tr = collect(env, data.random_policy(env), None, state, k_train, length)
     flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
     config = models.default_config()
-    config.update(dict(num_members=FLAGS.members, width=FLAGS.width))
+    config.update(dict(num_members=FLAGS.members, width=FLAGS.width,
+                       angle_dims=ANGLE_DIMS.get(name, ())))
     ensemble = models.Ensemble(config, env.observation_size, env.action_size)
     trainer = models.Trainer(ensemble)
     start = time.perf_counter()

@@ -33,7 +33,8 @@ def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
     if not len(steps):
       continue
     label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
-    line, = ax.plot(steps, mean, label=f'{label} ({int(count.max())} seeds)')
+    seeds = int(count.max())
+    line, = ax.plot(steps, mean, label=f'{label} ({seeds} seed{"s" if seeds > 1 else ""})')
     ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
     drawn += 1
   if not drawn:
