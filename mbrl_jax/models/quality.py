@@ -1,7 +1,6 @@
 """How good a model is: the compounding error of open-loop predictions."""
 
 import jax
-import jax.numpy as jnp
 
 from mbrl_jax.models.ensemble import Ensemble, ModelState
 from mbrl_jax.models.rollout import rollout

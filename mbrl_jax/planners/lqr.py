@@ -11,7 +11,7 @@ V_t(x) = 1/2 x'P_t x + p_t'x + s_t. Everything is a pure function of arrays:
 jit and vmap it freely. iLQR (ilqr.py) reuses `lqr` as its backward pass.
 """
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
