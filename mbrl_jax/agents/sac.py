@@ -1,0 +1,189 @@
+"""Soft actor-critic (Haarnoja et al. 2018): model-free, and MBPO's learner.
+
+Tanh-Gaussian policy, twin Q-networks with Polyak-averaged targets, automatic
+entropy tuning; the networks, distribution and losses are brax.training's SAC
+pieces. Differences from brax's own trainer: transitions keep the true next
+observation at time limits (our auto-reset), so a truncated transition is
+bootstrapped rather than dropped, and everything (acting, replay, updates) runs
+inside the compiled `train_chunk` of the agent contract.
+"""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from brax.training import types as brax_types
+from brax.training.agents.sac import losses as sac_losses
+from brax.training.agents.sac import networks as sac_networks
+
+from mbrl_jax import data
+from mbrl_jax.agents.base import Agent, check, check_positive
+from mbrl_jax.data import replay
+
+
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.hidden_sizes = (256, 256)
+  config.learning_rate = 3e-4
+  config.discount = 0.99
+  config.reward_scaling = 1.0
+  config.tau = 0.005                 # Polyak rate of the target critics
+  config.batch_size = 256
+  config.buffer_capacity = 1_000_000
+  config.random_steps = 1000         # uniform random actions (all envs) before learning
+  config.updates_per_step = 1        # gradient steps per env step (all envs)
+  config.num_envs = 1
+  config.steps_per_chunk = 1000      # real env steps (all envs) per train_chunk
+  return config
+
+
+@flax.struct.dataclass
+class SACParams:
+  policy: Any
+  q: Any
+  target_q: Any
+  log_alpha: jax.Array
+
+
+@flax.struct.dataclass
+class TrainState:
+  params: SACParams
+  policy_opt: Any
+  q_opt: Any
+  alpha_opt: Any
+  env_state: Any
+  buffer: replay.BufferState
+  key: jax.Array
+  env_steps: jax.Array
+
+
+def _validate(config):
+  check_positive(config, 'batch_size', 'buffer_capacity', 'updates_per_step', 'num_envs',
+                 'steps_per_chunk')
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  check(config.steps_per_chunk % config.num_envs == 0,
+        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+        f'config.num_envs ({config.num_envs}).')
+  check(config.batch_size <= config.buffer_capacity,
+        f'config.batch_size ({config.batch_size}) must not exceed config.buffer_capacity.')
+  check(0 < config.tau <= 1 and 0 <= config.discount <= 1 and config.learning_rate > 0,
+        f'need 0 < tau <= 1, 0 <= discount <= 1 and learning_rate > 0, got tau={config.tau}, '
+        f'discount={config.discount}, learning_rate={config.learning_rate}.')
+  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
+        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
+
+
+def make(config: ml_collections.ConfigDict, env) -> Agent:
+  _validate(config)
+  obs_size, act_size = env.observation_size, env.action_size
+  networks = sac_networks.make_sac_networks(obs_size, act_size,
+                                            hidden_layer_sizes=tuple(config.hidden_sizes))
+  dist = networks.parametric_action_distribution
+  alpha_loss, critic_loss, actor_loss = sac_losses.make_losses(
+      networks, config.reward_scaling, config.discount, act_size)
+  optimizer = optax.adam(config.learning_rate)
+  buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
+  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
+  no_normalizer = ()  # brax's networks take normalizer params; we feed raw observations
+  per_env = config.steps_per_chunk // config.num_envs
+
+  def to_env(action):  # the policy acts in [-1, 1]
+    return low + (action + 1.0) * (high - low) / 2.0
+
+  def from_env(action):
+    return 2.0 * (action - low) / (high - low) - 1.0
+
+  def make_policy(params: SACParams, deterministic: bool = True):
+    def policy(obs, key):
+      logits = networks.policy_network.apply(no_normalizer, params.policy, obs)
+      action = dist.mode(logits) if deterministic else dist.sample(logits, key)
+      return to_env(action)
+    return policy
+
+  def init(key):
+    policy_key, q_key, env_key, key = jax.random.split(key, 4)
+    q = networks.q_network.init(q_key)
+    params = SACParams(policy=networks.policy_network.init(policy_key), q=q, target_q=q,
+                       log_alpha=jnp.zeros(()))
+    return TrainState(params=params, policy_opt=optimizer.init(params.policy),
+                      q_opt=optimizer.init(q), alpha_opt=optimizer.init(params.log_alpha),
+                      env_state=data.reset(env, env_key, config.num_envs),
+                      buffer=buffer.init(data.example_transition(env)), key=key,
+                      env_steps=jnp.zeros((), jnp.int32))
+
+  def update(state: TrainState, key):
+    """One SAC step on a replay batch: temperature, critics, actor, targets."""
+    sample_key, alpha_key, critic_key, actor_key = jax.random.split(key, 4)
+    batch = buffer.sample(state.buffer, sample_key).experience
+    terminal = batch.done * (1.0 - batch.truncation)
+    transitions = brax_types.Transition(
+        observation=batch.obs, action=from_env(batch.action), reward=batch.reward,
+        discount=1.0 - terminal, next_observation=batch.next_obs,
+        extras={'state_extras': {'truncation': jnp.zeros_like(batch.reward)}})
+    p = state.params
+    a_loss, a_grad = jax.value_and_grad(alpha_loss)(p.log_alpha, p.policy, no_normalizer,
+                                                    transitions, alpha_key)
+    a_step, alpha_opt = optimizer.update(a_grad, state.alpha_opt)
+    log_alpha = optax.apply_updates(p.log_alpha, a_step)
+    alpha = jnp.exp(p.log_alpha)
+    c_loss, c_grad = jax.value_and_grad(critic_loss)(p.q, p.policy, no_normalizer, p.target_q,
+                                                     alpha, transitions, critic_key)
+    c_step, q_opt = optimizer.update(c_grad, state.q_opt)
+    q = optax.apply_updates(p.q, c_step)
+    p_loss, p_grad = jax.value_and_grad(actor_loss)(p.policy, no_normalizer, p.q, alpha,
+                                                    transitions, actor_key)
+    p_step, policy_opt = optimizer.update(p_grad, state.policy_opt)
+    policy = optax.apply_updates(p.policy, p_step)
+    target_q = optax.incremental_update(q, p.target_q, config.tau)
+    params = SACParams(policy=policy, q=q, target_q=target_q, log_alpha=log_alpha)
+    new = state.replace(params=params, policy_opt=policy_opt, q_opt=q_opt, alpha_opt=alpha_opt)
+    return new, {'critic_loss': c_loss, 'actor_loss': p_loss, 'alpha_loss': a_loss,
+                 'alpha': alpha}
+
+  def env_step(state: TrainState, _):
+    key, act_key, update_key = jax.random.split(state.key, 3)
+    explore = state.env_steps < config.random_steps
+    keys = jax.random.split(act_key, config.num_envs)
+    policy = jax.vmap(make_policy(state.params, deterministic=False))
+    learned = policy(state.env_state.obs, keys)
+    random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
+    action = jnp.where(explore, random, learned)
+    next_state = jax.vmap(env.step)(state.env_state, action)
+    info = next_state.info
+    transition = data.Transition(
+        obs=state.env_state.obs, action=action, reward=next_state.reward,
+        next_obs=info['next_obs'], done=next_state.done, truncation=info['truncation'],
+        episode_return=info['episode_metrics']['sum_reward'])
+    state = state.replace(env_state=next_state, buffer=buffer.add(state.buffer, transition),
+                          key=key, env_steps=state.env_steps + config.num_envs)
+    # Learn once the random phase has filled a batch: updates computed before then
+    # are discarded (under the runner's vmap a cond would compute them anyway).
+    learning = state.env_steps >= max(config.random_steps, config.batch_size)
+    updated, losses = jax.lax.scan(
+        lambda s, k: update(s, k), state,
+        jax.random.split(update_key, config.updates_per_step * config.num_envs))
+    keep = lambda new, old: jnp.where(learning, new, old)
+    state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
+                          policy_opt=jax.tree.map(keep, updated.policy_opt, state.policy_opt),
+                          q_opt=jax.tree.map(keep, updated.q_opt, state.q_opt),
+                          alpha_opt=jax.tree.map(keep, updated.alpha_opt, state.alpha_opt))
+    return state, (transition, jax.tree.map(lambda x: x[-1], losses))
+
+  def train_chunk(state: TrainState):
+    state, (tr, losses) = jax.lax.scan(env_step, state, None, length=per_env)
+    episodes = tr.done.sum()
+    metrics = {
+        'episode_return': jnp.where(episodes > 0,
+                                    (tr.episode_return * tr.done).sum() / episodes, jnp.nan),
+        'episodes': episodes,
+        'reward': tr.reward.mean(),
+    }
+    metrics.update({k: v.mean() for k, v in losses.items()})
+    return state, metrics
+
+  return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,
+               steps_per_chunk=config.steps_per_chunk)
