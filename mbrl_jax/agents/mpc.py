@@ -244,12 +244,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
         u = jnp.where(explore, random_u, jnp.clip(u, low, high))
         next_state = jax.vmap(env.step)(env_state, u)
-        info = next_state.info
-        transition = data.Transition(
-            obs=x, action=u, reward=next_state.reward, next_obs=info['next_obs'],
-            done=next_state.done, truncation=info['truncation'],
-            episode_return=info['episode_metrics']['sum_reward'])
-        return next_state, transition
+        return next_state, data.step_transition(x, u, next_state)
 
       env_state, tr = jax.lax.scan(step, env_state,
                                    (jnp.arange(k), jax.random.split(act_key, k)))
@@ -283,13 +278,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     buffer_state = buffer.add(state.buffer,
                               jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
     env_steps = state.env_steps + config.steps_per_chunk
-    episodes = tr.done.sum()
-    metrics = {
-        'episode_return': jnp.where(episodes > 0,
-                                    (tr.episode_return * tr.done).sum() / episodes, jnp.nan),
-        'episodes': episodes,
-        'reward': tr.reward.mean(),
-    }
+    metrics = data.episode_metrics(tr)
     params, opt_state = state.params, state.opt_state
     if learned:
       done_random = env_steps >= config.random_steps

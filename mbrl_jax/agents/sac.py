@@ -153,11 +153,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
     action = jnp.where(explore, random, learned)
     next_state = jax.vmap(env.step)(state.env_state, action)
-    info = next_state.info
-    transition = data.Transition(
-        obs=state.env_state.obs, action=action, reward=next_state.reward,
-        next_obs=info['next_obs'], done=next_state.done, truncation=info['truncation'],
-        episode_return=info['episode_metrics']['sum_reward'])
+    transition = data.step_transition(state.env_state.obs, action, next_state)
     state = state.replace(env_state=next_state, buffer=buffer.add(state.buffer, transition),
                           key=key, env_steps=state.env_steps + config.num_envs)
     # Learn once the random phase has filled a batch: updates computed before then
@@ -175,13 +171,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   def train_chunk(state: TrainState):
     state, (tr, losses) = jax.lax.scan(env_step, state, None, length=per_env)
-    episodes = tr.done.sum()
-    metrics = {
-        'episode_return': jnp.where(episodes > 0,
-                                    (tr.episode_return * tr.done).sum() / episodes, jnp.nan),
-        'episodes': episodes,
-        'reward': tr.reward.mean(),
-    }
+    metrics = data.episode_metrics(tr)
     metrics.update({k: v.mean() for k, v in losses.items()})
     return state, metrics
 

@@ -23,6 +23,26 @@ class Transition:
   episode_return: jax.Array   # sum of rewards of the episode so far, this step included
 
 
+def step_transition(obs: jax.Array, action: jax.Array, next_state: State) -> Transition:
+  """The transition of a step from `obs`, read off the state the step returned (its
+  true next observation even when auto-reset has started a new episode)."""
+  info = next_state.info
+  return Transition(
+      obs=obs, action=action, reward=next_state.reward,
+      next_obs=info.get('next_obs', next_state.obs), done=next_state.done,
+      truncation=info.get('truncation', jnp.zeros_like(next_state.done)),
+      episode_return=info['episode_metrics']['sum_reward'])
+
+
+def episode_metrics(tr: Transition) -> dict:
+  """Mean return of the episodes that ended within `tr` (NaN if none), their
+  count, and the mean reward per step."""
+  episodes = tr.done.sum()
+  mean_return = jnp.where(episodes > 0, (tr.episode_return * tr.done).sum() / episodes,
+                          jnp.nan)
+  return {'episode_return': mean_return, 'episodes': episodes, 'reward': tr.reward.mean()}
+
+
 def example_transition(env: Env) -> Transition:
   """A zero transition of the env's shapes (to initialise buffers)."""
   zero = jnp.zeros((), jnp.float32)
@@ -73,15 +93,6 @@ def collect(env: Env, policy: PolicyFn, params: Any, env_state: State,
   def one_step(state, step_key):
     action = act(params, state.obs, jax.random.split(step_key, num_envs))
     next_state = step(state, action)
-    info = next_state.info
-    transition = Transition(
-        obs=state.obs,
-        action=action,
-        reward=next_state.reward,
-        next_obs=info.get('next_obs', next_state.obs),
-        done=next_state.done,
-        truncation=info.get('truncation', jnp.zeros_like(next_state.done)),
-        episode_return=info['episode_metrics']['sum_reward'])
-    return next_state, transition
+    return next_state, step_transition(state.obs, action, next_state)
 
   return jax.lax.scan(one_step, env_state, jax.random.split(key, num_steps))
