@@ -1,0 +1,52 @@
+"""Dyna-Q on the Dyna maze (Sutton & Barto, Figure 8.2): steps per episode for
+n = 0, 5, 50 planning steps, mean over 30 runs (one vmap), to PNG and JSON."""
+
+import json
+import os
+
+from absl import app, flags
+
+flags.DEFINE_list('planning_steps', ['0', '5', '50'], 'Values of n.')
+flags.DEFINE_integer('runs', 30, 'Runs (seeds) per n.')
+flags.DEFINE_integer('episodes', 50, 'Episodes per run.')
+flags.DEFINE_string('workdir', 'outputs/dyna_q', 'Where JSON and PNG go.')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  import jax
+  import numpy as np
+  from mbrl_jax.agents import dyna_q
+
+  curves = {}
+  for n in map(int, FLAGS.planning_steps):
+    config = dyna_q.default_config()
+    config.update(dict(planning_steps=n, num_episodes=FLAGS.episodes))
+    run = jax.jit(jax.vmap(dyna_q.make_run(config)))
+    lengths = np.asarray(run(jax.random.split(jax.random.PRNGKey(0), FLAGS.runs)))
+    curves[n] = lengths.mean(0).tolist()
+    print(json.dumps({'n': n, 'first_5': curves[n][:5], 'last_10_mean':
+                      float(np.mean(curves[n][-10:]))}), flush=True)
+  os.makedirs(FLAGS.workdir, exist_ok=True)
+  with open(os.path.join(FLAGS.workdir, 'dyna_q.json'), 'w') as f:
+    json.dump({'runs': FLAGS.runs, 'steps_per_episode': curves}, f, indent=2)
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for n, curve in curves.items():
+    ax.plot(range(2, len(curve) + 1), curve[1:], label=f'n = {n}')
+  ax.set_xlabel('episode')
+  ax.set_ylabel(f'steps per episode (mean of {FLAGS.runs} runs)')
+  ax.set_title('Dyna-Q on the Dyna maze (first episode left out)')
+  ax.set_ylim(0, 800)
+  ax.legend()
+  fig.tight_layout()
+  out = os.path.join(FLAGS.workdir, 'dyna_q.png')
+  fig.savefig(out, dpi=100)
+  print(f'Wrote {out}')
+
+
+if __name__ == '__main__':
+  app.run(main)
