@@ -103,11 +103,10 @@ class TrainState:
 
 
 class Plan(NamedTuple):
-  """A plan and its feedback law: u_t = actions_t + offsets_t + gains_t (x - states_t)."""
+  """A plan and its feedback law: u_t = actions_t + gains_t (x - states_t)."""
   actions: jax.Array   # [H, act]
   states: jax.Array    # [H + 1, obs]
-  gains: jax.Array     # [H, act, obs]
-  offsets: jax.Array   # [H, act]
+  gains: jax.Array     # [H, act, obs]  zero for the shooting planners
 
 
 def _validate(config, env):
@@ -199,7 +198,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       # u = u_plan + K (x - x_plan): the feedforward k of the last backward pass is
       # already in u_plan after the line search (adding it again would repeat the
       # last step when iLQR stops at max_iterations; at convergence k is ~0).
-      return Plan(result.U, result.X, result.K, jnp.zeros_like(result.U))
+      return Plan(result.U, result.X, result.K)
     objective = objective_fn(params, obs, key)
     plan_key = jax.random.fold_in(key, 1)
     if config.planner == 'random_shooting':
@@ -217,7 +216,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                                  noise_std=config.mppi.noise_scale * (high - low),
                                  init_mean=warm)
     return Plan(actions, jnp.zeros((horizon + 1, obs_size)),
-                jnp.zeros((horizon, act_size, obs_size)), jnp.zeros((horizon, act_size)))
+                jnp.zeros((horizon, act_size, obs_size)))
 
   def default_warm(num):
     return jnp.broadcast_to(middle, (num, horizon) + middle.shape)
@@ -239,8 +238,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       def step(env_state, inputs):
         j, step_key = inputs
         x = env_state.obs
-        u = (plans.actions[:, j] + plans.offsets[:, j]
-             + jnp.einsum('nao,no->na', plans.gains[:, j], x - plans.states[:, j]))
+        u = plans.actions[:, j] + jnp.einsum('nao,no->na', plans.gains[:, j],
+                                             x - plans.states[:, j])
         random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
         u = jnp.where(explore, random_u, jnp.clip(u, low, high))
         next_state = jax.vmap(env.step)(env_state, u)
