@@ -8,7 +8,7 @@ bootstrapped rather than dropped, and everything (acting, replay, updates) runs
 inside the compiled `train_chunk` of the agent contract.
 """
 
-from typing import Any
+from typing import Any, Callable, NamedTuple, Tuple
 
 import flax
 import jax
@@ -49,15 +49,40 @@ class SACParams:
 
 
 @flax.struct.dataclass
+class SACOptState:
+  policy: Any
+  q: Any
+  alpha: Any
+
+
+@flax.struct.dataclass
+class LearnerState:
+  params: SACParams
+  opt: SACOptState
+
+
+@flax.struct.dataclass
 class TrainState:
   params: SACParams
-  policy_opt: Any
-  q_opt: Any
-  alpha_opt: Any
+  opt: SACOptState
   env_state: Any
   buffer: replay.BufferState
   key: jax.Array
   env_steps: jax.Array
+
+
+class Learner(NamedTuple):
+  """SAC's networks and update, for any source of transitions (MBPO mixes model data)."""
+  init: Callable[[jax.Array], LearnerState]
+  update: Callable[..., Tuple[LearnerState, dict]]   # (state, batch, key, critic_loss=None)
+  make_policy: Callable[[SACParams, bool], Callable]  # actions in the env's bounds
+  sample_action: Callable  # (policy params, obs [..., obs], key) -> (action in [-1, 1], log_prob)
+  q_values: Callable                                 # (q params, obs, action in [-1, 1]) -> [..., 2]
+  to_env: Callable
+  from_env: Callable
+
+
+NO_NORMALIZER = ()  # brax's networks take normalizer params; we feed raw observations
 
 
 def _validate(config):
@@ -77,8 +102,8 @@ def _validate(config):
         f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
 
 
-def make(config: ml_collections.ConfigDict, env) -> Agent:
-  _validate(config)
+def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
+  """SAC's parts from config's hidden_sizes, learning_rate, discount, reward_scaling, tau."""
   obs_size, act_size = env.observation_size, env.action_size
   networks = sac_networks.make_sac_networks(obs_size, act_size,
                                             hidden_layer_sizes=tuple(config.hidden_sizes))
@@ -86,10 +111,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   alpha_loss, critic_loss, actor_loss = sac_losses.make_losses(
       networks, config.reward_scaling, config.discount, act_size)
   optimizer = optax.adam(config.learning_rate)
-  buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
-  no_normalizer = ()  # brax's networks take normalizer params; we feed raw observations
-  per_env = config.steps_per_chunk // config.num_envs
 
   def to_env(action):  # the policy acts in [-1, 1]
     return low + (action + 1.0) * (high - low) / 2.0
@@ -99,74 +121,114 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   def make_policy(params: SACParams, deterministic: bool = True):
     def policy(obs, key):
-      logits = networks.policy_network.apply(no_normalizer, params.policy, obs)
+      logits = networks.policy_network.apply(NO_NORMALIZER, params.policy, obs)
       action = dist.mode(logits) if deterministic else dist.sample(logits, key)
       return to_env(action)
     return policy
 
+  def sample_action(policy_params, obs, key):
+    logits = networks.policy_network.apply(NO_NORMALIZER, policy_params, obs)
+    raw = dist.sample_no_postprocessing(logits, key)
+    return dist.postprocess(raw), dist.log_prob(logits, raw)
+
+  def q_values(q_params, obs, action):
+    return networks.q_network.apply(NO_NORMALIZER, q_params, obs, action)
+
   def init(key):
-    policy_key, q_key, env_key, key = jax.random.split(key, 4)
+    policy_key, q_key = jax.random.split(key)
     q = networks.q_network.init(q_key)
     params = SACParams(policy=networks.policy_network.init(policy_key), q=q, target_q=q,
                        log_alpha=jnp.zeros(()))
-    return TrainState(params=params, policy_opt=optimizer.init(params.policy),
-                      q_opt=optimizer.init(q), alpha_opt=optimizer.init(params.log_alpha),
-                      env_state=data.reset(env, env_key, config.num_envs),
-                      buffer=buffer.init(data.example_transition(env)), key=key,
-                      env_steps=jnp.zeros((), jnp.int32))
+    return LearnerState(params, SACOptState(policy=optimizer.init(params.policy),
+                                            q=optimizer.init(q),
+                                            alpha=optimizer.init(params.log_alpha)))
 
-  def update(state: TrainState, key):
-    """One SAC step on a replay batch: temperature, critics, actor, targets."""
-    sample_key, alpha_key, critic_key, actor_key = jax.random.split(key, 4)
-    batch = buffer.sample(state.buffer, sample_key).experience
+  def update(state: LearnerState, batch: data.Transition, key, critic_loss_fn=None):
+    """One SAC step on a batch (env-bound actions): temperature, critics, actor, targets.
+
+    critic_loss_fn(q, policy, target_q, alpha, batch, key) replaces the one-step
+    soft TD loss (MBPO's MVE targets)."""
+    alpha_key, critic_key, actor_key = jax.random.split(key, 3)
     terminal = batch.done * (1.0 - batch.truncation)
     transitions = brax_types.Transition(
         observation=batch.obs, action=from_env(batch.action), reward=batch.reward,
         discount=1.0 - terminal, next_observation=batch.next_obs,
         extras={'state_extras': {'truncation': jnp.zeros_like(batch.reward)}})
-    p = state.params
-    a_loss, a_grad = jax.value_and_grad(alpha_loss)(p.log_alpha, p.policy, no_normalizer,
+    p, opt = state.params, state.opt
+    a_loss, a_grad = jax.value_and_grad(alpha_loss)(p.log_alpha, p.policy, NO_NORMALIZER,
                                                     transitions, alpha_key)
-    a_step, alpha_opt = optimizer.update(a_grad, state.alpha_opt)
+    a_step, alpha_opt = optimizer.update(a_grad, opt.alpha)
     log_alpha = optax.apply_updates(p.log_alpha, a_step)
     alpha = jnp.exp(p.log_alpha)
-    c_loss, c_grad = jax.value_and_grad(critic_loss)(p.q, p.policy, no_normalizer, p.target_q,
-                                                     alpha, transitions, critic_key)
-    c_step, q_opt = optimizer.update(c_grad, state.q_opt)
+    if critic_loss_fn is None:
+      c_loss, c_grad = jax.value_and_grad(critic_loss)(p.q, p.policy, NO_NORMALIZER, p.target_q,
+                                                       alpha, transitions, critic_key)
+    else:
+      c_loss, c_grad = jax.value_and_grad(critic_loss_fn)(p.q, p.policy, p.target_q, alpha,
+                                                          batch, critic_key)
+    c_step, q_opt = optimizer.update(c_grad, opt.q)
     q = optax.apply_updates(p.q, c_step)
-    p_loss, p_grad = jax.value_and_grad(actor_loss)(p.policy, no_normalizer, p.q, alpha,
+    p_loss, p_grad = jax.value_and_grad(actor_loss)(p.policy, NO_NORMALIZER, p.q, alpha,
                                                     transitions, actor_key)
-    p_step, policy_opt = optimizer.update(p_grad, state.policy_opt)
+    p_step, policy_opt = optimizer.update(p_grad, opt.policy)
     policy = optax.apply_updates(p.policy, p_step)
     target_q = optax.incremental_update(q, p.target_q, config.tau)
-    params = SACParams(policy=policy, q=q, target_q=target_q, log_alpha=log_alpha)
-    new = state.replace(params=params, policy_opt=policy_opt, q_opt=q_opt, alpha_opt=alpha_opt)
+    new = LearnerState(SACParams(policy=policy, q=q, target_q=target_q, log_alpha=log_alpha),
+                       SACOptState(policy=policy_opt, q=q_opt, alpha=alpha_opt))
     return new, {'critic_loss': c_loss, 'actor_loss': p_loss, 'alpha_loss': a_loss,
                  'alpha': alpha}
 
+  return Learner(init=init, update=update, make_policy=make_policy,
+                 sample_action=sample_action, q_values=q_values, to_env=to_env,
+                 from_env=from_env)
+
+
+def act(env, learner: Learner, params: SACParams, env_state, key, explore, low, high):
+  """One step of every env: uniform random actions while `explore`, else the policy's."""
+  keys = jax.random.split(key, env_state.obs.shape[0])
+  learned = jax.vmap(learner.make_policy(params, deterministic=False))(env_state.obs, keys)
+  random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
+  action = jnp.where(explore, random, learned)
+  next_state = jax.vmap(env.step)(env_state, action)
+  return next_state, data.step_transition(env_state.obs, action, next_state)
+
+
+def make(config: ml_collections.ConfigDict, env) -> Agent:
+  _validate(config)
+  learner = make_learner(config, env)
+  buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
+  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
+  per_env = config.steps_per_chunk // config.num_envs
+
+  def init(key):
+    learner_key, env_key, key = jax.random.split(key, 3)
+    learner_state = learner.init(learner_key)
+    return TrainState(params=learner_state.params, opt=learner_state.opt,
+                      env_state=data.reset(env, env_key, config.num_envs),
+                      buffer=buffer.init(data.example_transition(env)), key=key,
+                      env_steps=jnp.zeros((), jnp.int32))
+
   def env_step(state: TrainState, _):
     key, act_key, update_key = jax.random.split(state.key, 3)
-    explore = state.env_steps < config.random_steps
-    keys = jax.random.split(act_key, config.num_envs)
-    policy = jax.vmap(make_policy(state.params, deterministic=False))
-    learned = policy(state.env_state.obs, keys)
-    random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
-    action = jnp.where(explore, random, learned)
-    next_state = jax.vmap(env.step)(state.env_state, action)
-    transition = data.step_transition(state.env_state.obs, action, next_state)
-    state = state.replace(env_state=next_state, buffer=buffer.add(state.buffer, transition),
+    env_state, transition = act(env, learner, state.params, state.env_state, act_key,
+                                state.env_steps < config.random_steps, low, high)
+    state = state.replace(env_state=env_state, buffer=buffer.add(state.buffer, transition),
                           key=key, env_steps=state.env_steps + config.num_envs)
     # Learn once the random phase has filled a batch: updates computed before then
     # are discarded (under the runner's vmap a cond would compute them anyway).
     learning = state.env_steps >= max(config.random_steps, config.batch_size)
+
+    def update(learner_state, k):
+      sample_key, step_key = jax.random.split(k)
+      batch = buffer.sample(state.buffer, sample_key).experience
+      return learner.update(learner_state, batch, step_key)
+
     updated, losses = jax.lax.scan(
-        lambda s, k: update(s, k), state,
+        update, LearnerState(state.params, state.opt),
         jax.random.split(update_key, config.updates_per_step * config.num_envs))
     keep = lambda new, old: jnp.where(learning, new, old)
     state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
-                          policy_opt=jax.tree.map(keep, updated.policy_opt, state.policy_opt),
-                          q_opt=jax.tree.map(keep, updated.q_opt, state.q_opt),
-                          alpha_opt=jax.tree.map(keep, updated.alpha_opt, state.alpha_opt))
+                          opt=jax.tree.map(keep, updated.opt, state.opt))
     return state, (transition, jax.tree.map(lambda x: x[-1], losses))
 
   def train_chunk(state: TrainState):
@@ -175,5 +237,5 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     metrics.update({k: v.mean() for k, v in losses.items()})
     return state, metrics
 
-  return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,
+  return Agent(init=init, train_chunk=train_chunk, make_policy=learner.make_policy,
                steps_per_chunk=config.steps_per_chunk)
