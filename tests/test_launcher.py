@@ -9,7 +9,7 @@ from tests.helpers import SMALL_FLAGS, launch
 
 
 @pytest.mark.parametrize('args,expected', [
-    (['--agent=nope'], "Unknown agent 'nope'; valid agents: mpc"),
+    (['--agent=nope'], "Unknown agent 'nope'; valid agents: mbpo, "),
     (['--env=nope'], "Unknown env 'nope'; valid names: acrobot_swingup"),
     (['--config.horizn=3'], "bad --config override: 'horizn'"),
     (['--config.horizon=abc'], 'flag --config.horizon=abc'),

@@ -1,0 +1,62 @@
+"""Wall-clock of MBPO per 1000 env steps (refits, model rollouts and SAC updates
+included), after the random phase, one seed. Prints JSON.
+
+  PYTHONPATH=. python experiments/bench_mbpo.py --env=pendulum --version=paper
+"""
+
+import json
+import time
+
+import jax
+from absl import app, flags
+
+from experiments.configs import mbpo as mbpo_configs
+from mbrl_jax import envs
+from mbrl_jax.agents import mbpo
+
+flags.DEFINE_string('env', 'pendulum', 'Env name.')
+flags.DEFINE_string('version', 'paper', "configs/mbpo.py version: 'paper' or 'cpu'.")
+flags.DEFINE_integer('chunks', 3, 'Timed chunks of 1000 env steps after the random phase.')
+flags.DEFINE_integer('mve_horizon', 0, 'MVE horizon (0: off).')
+flags.DEFINE_string('out', None, 'Also write the JSON here.')
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  config = mbpo_configs.get_config(FLAGS.version)
+  config.update(dict(steps_per_chunk=1000, random_steps=1000, mve_horizon=FLAGS.mve_horizon))
+  env = envs.make(FLAGS.env)
+  agent = mbpo.make(config, env)
+  state = jax.jit(agent.init)(jax.random.PRNGKey(0))
+  chunk = jax.jit(agent.train_chunk)
+  start = time.perf_counter()
+  state, _ = chunk(state)  # compile + the random phase (refit and rollouts gated off)
+  jax.block_until_ready(state)
+  first = time.perf_counter() - start
+  seconds, metrics = [], None
+  for _ in range(FLAGS.chunks):
+    start = time.perf_counter()
+    state, metrics = chunk(state)
+    jax.block_until_ready(state)
+    seconds.append(time.perf_counter() - start)
+  result = {
+      'env': FLAGS.env, 'version': FLAGS.version, 'mve_horizon': FLAGS.mve_horizon,
+      'device': jax.devices()[0].device_kind, 'backend': jax.default_backend(),
+      'settings': {k: config[k] for k in ('updates_per_step', 'rollouts_per_step',
+                                          'retrain_every', 'batch_size', 'real_ratio')}
+      | {'hidden_sizes': list(config.hidden_sizes),
+         'model': f'{config.model.num_members} x {config.model.num_layers} x '
+                  f'{config.model.width}'},
+      'compile_and_random_chunk_s': round(first, 1),
+      'seconds_per_1000_env_steps': [round(s, 1) for s in seconds],
+      'model_epochs_last_refit': int(metrics['model_epochs']),
+      'model_holdout_mse': float(metrics['model_holdout_mse']),
+  }
+  print(json.dumps(result))
+  if FLAGS.out:
+    with open(FLAGS.out, 'w') as f:
+      json.dump(result, f, indent=1)
+
+
+if __name__ == '__main__':
+  app.run(main)

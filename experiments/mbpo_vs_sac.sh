@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# MBPO against SAC with the same SAC settings (configs/*.py:cpu): learning curves
+# (mean eval return of SEEDS seeds vs env steps) on pendulum, cart-pole swing-up and
+# brax/inverted_pendulum, and the ratio of env steps MBPO needs to reach SAC's
+# final return. CSV, PNG and JSON go to OUT.
+# Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 40 min on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-outputs/mbpo_vs_sac}
+PY=${PY:-.venv/bin/python}
+SEEDS=${SEEDS:-3}
+export PYTHONPATH=.
+run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
+          --num_seeds="$SEEDS" --eval_episodes=5 "$@"; }
+
+# env | MBPO steps | SAC steps | extra flags for both | extra MBPO flags
+while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do
+  name=${env#brax/}
+  run --config=experiments/configs/mbpo.py:cpu --env="$env" --total_steps="$mbpo_steps" \
+      $both $model_flags --workdir="$OUT/mbpo_$name"
+  run --config=experiments/configs/sac.py:cpu --env="$env" --total_steps="$sac_steps" \
+      $both --workdir="$OUT/sac_$name"
+  $PY experiments/plot.py --workdirs="$OUT/mbpo_$name,$OUT/sac_$name" --labels=MBPO,SAC \
+      --title="$env: eval return, mean of $SEEDS seeds" --out="$OUT/$name.png" \
+      --csv="$OUT/$name.csv"
+  $PY experiments/steps_to_return.py --candidate="$OUT/mbpo_$name" \
+      --baseline="$OUT/sac_$name" --out="$OUT/$name.json"
+done <<'RUNS'
+pendulum|4000|10000| |
+cartpole_swingup|8000|25000| |--config.model.angle_dims=(1,)
+brax/inverted_pendulum|3000|10000|--config.steps_per_chunk=250 --config.random_steps=250|--config.model.learn_termination=True
+RUNS
