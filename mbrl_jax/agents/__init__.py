@@ -26,11 +26,13 @@ def names() -> List[str]:
 
 
 def get(name: str):
-  """The agent module called `name`."""
-  valid = names()
-  if name not in valid:
-    raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(valid)}.')
-  return importlib.import_module(f'{__name__}.{name}')
+  """The agent module called `name` (only that module is imported)."""
+  modules = {info.name for info in pkgutil.iter_modules(__path__)}
+  if name in modules and name not in _NOT_AGENTS and not name.startswith('_'):
+    module = importlib.import_module(f'{__name__}.{name}')
+    if hasattr(module, 'default_config') and hasattr(module, 'make'):
+      return module
+  raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(names())}.')
 
 
 def build(run_config: Dict[str, Any]) -> Tuple[Agent, Any]:
