@@ -1,0 +1,227 @@
+"""Gradient estimators against the closed-form gradient of a linear-quadratic task, and
+total propagation's variance against its two parts, measured over independent batches."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mbrl_jax import envs, models
+from mbrl_jax import estimators as est
+
+# A small LQ system with a large gradient relative to the estimators' noise.
+A = np.array([[1.0, 0.2], [-0.3, 0.9]])
+B = np.array([[0.5, 0.0], [0.2, 1.0]])
+K0 = np.array([[-0.2, 0.1], [0.0, -0.3]])
+STD = np.array([0.5, 0.5])
+START_MOMENT = np.eye(2) / 3.0  # E[x0 x0'] of U(-1, 1)^2
+
+
+@pytest.fixture(autouse=True)
+def x64():
+  with jax.enable_x64(True):
+    yield
+
+
+def lq_problem():
+  task = envs.LinearQuadratic(A=A, B=B, Q=np.eye(2), R=0.5 * np.eye(2))
+  start = lambda k: jax.random.uniform(k, (2,), jnp.float64, -1.0, 1.0)
+  return task, est.Problem(est.linear_policy, jnp.asarray(STD), est.task_step_fn(task), start)
+
+
+def analytic(task, horizon, K=K0):
+  return np.asarray(jax.grad(est.lq_expected_return, argnums=1)(
+      task, jnp.asarray(K), jnp.asarray(STD), horizon, jnp.asarray(START_MOMENT))).ravel()
+
+
+def sigma_point_noise(horizon):
+  """2d points z = +-sqrt(d) e_i over (x0 / sqrt(1/3), eps): their mean of z z' is exactly
+  the identity, so the mean of any quadratic function of (x0, eps) is its expectation."""
+  d = 2 + 2 * horizon
+  z = np.sqrt(d) * np.concatenate([np.eye(d), -np.eye(d)])
+  return est.Noise(jnp.asarray(z[:, :2] * np.sqrt(1.0 / 3.0)),
+                   jnp.asarray(z[:, 2:].reshape(2 * d, horizon, 2)),
+                   jnp.zeros((2 * d, horizon, 2), jnp.uint32))
+
+
+def test_closed_form_return_matches_rollouts():
+  # The LQ return is a quadratic form in (x0, eps): its exact mean is the mean over
+  # the sigma points, computed by plain rollouts, independently of the closed form.
+  task, problem = lq_problem()
+  for horizon in (1, 4):
+    returns = est.rollouts(problem, {'K': jnp.asarray(K0)}, sigma_point_noise(horizon)).returns
+    closed = est.lq_expected_return(task, jnp.asarray(K0), jnp.asarray(STD), horizon,
+                                    jnp.asarray(START_MOMENT))
+    np.testing.assert_allclose(float(returns.mean()), float(closed), rtol=1e-12)
+
+
+def test_pathwise_equals_analytic_gradient():
+  # The pathwise gradient is quadratic in (x0, eps) too, so its mean over the sigma
+  # points is its expectation: it must equal the analytic gradient to rounding.
+  task, problem = lq_problem()
+  horizon = 4
+  grads, _ = jax.jit(lambda p, noise: est.pathwise_grads(problem, p, noise))(
+      {'K': jnp.asarray(K0)}, sigma_point_noise(horizon))
+  exact = analytic(task, horizon)
+  np.testing.assert_allclose(np.asarray(est.flatten(grads).mean(0)), exact, rtol=1e-10,
+                             atol=1e-12)
+  assert np.abs(exact).min() > 0.1  # a gradient worth comparing
+  # And random draws agree within their standard errors.
+  n = 4096
+  sample = jax.jit(lambda k: est.flatten(est.pathwise_samples(problem, {'K': jnp.asarray(K0)},
+                                                               k, n, horizon)))
+  samples = np.asarray(sample(jax.random.PRNGKey(0)))
+  z = (samples.mean(0) - exact) / (samples.std(0, ddof=1) / np.sqrt(n))
+  assert np.abs(z).max() < 4.0, z
+
+
+def test_likelihood_ratio_agrees_within_confidence_interval():
+  task, problem = lq_problem()
+  horizon, n = 3, 16384
+  sample = jax.jit(lambda k: est.flatten(est.likelihood_ratio_samples(
+      problem, {'K': jnp.asarray(K0)}, k, n, horizon)))
+  samples = np.asarray(sample(jax.random.PRNGKey(1)))
+  se = samples.std(0, ddof=1) / np.sqrt(n)
+  exact = analytic(task, horizon)
+  z = (samples.mean(0) - exact) / se
+  assert np.abs(z).max() < 4.0, z
+  # The interval is tight enough to reject a gradient 20% off.
+  assert np.abs((samples.mean(0) - 1.2 * exact) / se).max() > 4.0
+
+
+def sine_map_problem():
+  """A scalar map s' = sin(3 s + a), reward -(s' - 0.5)^2: chaotic (slope 3), so the
+  pathwise variance grows exponentially with the horizon and the LR one does not."""
+  def step(obs, action, key):
+    del key
+    nxt = jnp.sin(3.0 * obs + action)
+    return nxt, -jnp.sum((nxt - 0.5)**2)
+  start = lambda k: 0.1 * jax.random.normal(k, (1,), jnp.float64)
+  mean = lambda p, obs: p['w'] @ obs + p['b']
+  params = {'w': jnp.array([[0.3]]), 'b': jnp.array([0.1])}
+  return est.Problem(mean, jnp.array([0.5]), step, start), params
+
+
+def batch_variances(problem, params, horizon, batches=300, n=32):
+  """Trace of the covariance, over independent batches, of each batch's estimate:
+  pathwise, likelihood ratio, combined (whole gradient), combined (per step)."""
+  def one(key):
+    noise = est.sample_noise(problem, key, n, horizon)
+    pw, traj = est.pathwise_grads(problem, params, noise)
+    lr = est.likelihood_ratio_grads(problem, params, traj)
+    tp, _ = est.combine(pw, lr)
+    tp_step, _ = est.total_propagation_per_step_grads(problem, params, noise)
+    return jnp.stack([est.flatten(g).mean(0) for g in (pw, lr, tp, tp_step)])
+  means = jax.jit(jax.vmap(one))(jax.random.split(jax.random.PRNGKey(horizon), batches))
+  return dict(zip(('pw', 'lr', 'tp', 'tp_step'),
+                  np.var(np.asarray(means), axis=0, ddof=1).sum(-1)))
+
+
+@pytest.mark.parametrize('case', ['lq_pathwise_wins', 'sine_balanced', 'sine_lr_wins'])
+def test_total_propagation_variance_at_most_the_smaller(case):
+  if case == 'lq_pathwise_wins':
+    _, problem = lq_problem()
+    params, horizon = {'K': jnp.asarray(K0)}, 2
+  else:
+    problem, params = sine_map_problem()
+    horizon = 2 if case == 'sine_balanced' else 6
+  var = batch_variances(problem, params, horizon)
+  smaller = min(var['pw'], var['lr'])
+  ratio = max(var['pw'], var['lr']) / smaller
+  # The case is what its name says ...
+  if case == 'sine_balanced':
+    assert ratio < 4, var
+  else:
+    assert ratio > 5, var
+    assert (var['pw'] < var['lr']) == (case == 'lq_pathwise_wins'), var
+  # ... and neither combination is worse than the better part (20%: the sampling error
+  # of variances from 300 batches and of the weights estimated from 32 trajectories).
+  assert var['tp'] <= 1.2 * smaller, var
+  assert var['tp_step'] <= 1.2 * smaller, var
+  if case == 'sine_balanced':  # comparable parts: a clear gain
+    assert var['tp'] < 0.8 * smaller, var
+
+
+def test_mixing_weight_is_the_variance_optimum():
+  key_a, key_b = jax.random.split(jax.random.PRNGKey(2))
+  a = jax.random.normal(key_a, (5000, 3))
+  b = 3.0 * jax.random.normal(key_b, (5000, 3))  # independent, 9x the variance
+  assert abs(float(est.mixing_weight(a, b, use_covariance=False)) - 0.9) < 0.01
+  assert abs(float(est.mixing_weight(a, b)) - 0.9) < 0.01
+  # Perfectly correlated with twice the spread: the better one alone.
+  assert float(est.mixing_weight(a, 2 * a)) == pytest.approx(1.0)
+  assert float(est.mixing_weight(a, 2 * a, use_covariance=False)) == pytest.approx(0.8)
+
+
+def test_per_step_total_propagation_reduces_to_its_parts():
+  problem, params = sine_map_problem()
+  noise = est.sample_noise(problem, jax.random.PRNGKey(3), 16, 5)
+
+  @jax.jit
+  def run(noise):
+    pw, traj = est.pathwise_grads(problem, params, noise)
+    lr = est.likelihood_ratio_grads(problem, params, traj)
+    per_step = lambda w: est.total_propagation_per_step_grads(problem, params, noise,
+                                                             fixed_weight=w)[0]
+    _, weights = est.total_propagation_per_step_grads(problem, params, noise)
+    return [est.flatten(g) for g in (per_step(1.0), pw, per_step(0.0), lr)], weights
+
+  (only_pw, pw, only_lr, lr), weights = run(noise)
+  for got, want in ((only_pw, pw), (only_lr, lr)):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
+  assert weights.shape == (5,) and np.all((weights >= 0) & (weights <= 1))
+
+
+def test_num_steps_truncates_exactly():
+  problem, params = sine_map_problem()
+  noise = est.sample_noise(problem, jax.random.PRNGKey(4), 8, 6)
+  short = est.Noise(noise.start_obs, noise.eps[:, :3], noise.keys[:, :3])
+
+  @jax.jit
+  def all_three(noise, num_steps):
+    pw, traj = est.pathwise_grads(problem, params, noise, num_steps)
+    tp, _ = est.total_propagation_per_step_grads(problem, params, noise, num_steps)
+    lr = est.likelihood_ratio_grads(problem, params, traj)
+    return [est.flatten(g) for g in (pw, tp, lr)]
+
+  # A traced num_steps = 3 over 6 steps of noise, against 3 steps of noise.
+  for got, want in zip(all_three(noise, 3), jax.jit(all_three, static_argnums=1)(short, None)):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-14)
+
+
+def test_pathwise_through_a_model_matches_finite_differences():
+  config = models.default_config()
+  config.update({'kind': 'deterministic', 'num_members': 1, 'num_elites': 1, 'num_layers': 1,
+                 'width': 8})
+  ensemble = models.Ensemble(config, 2, 2)
+  model = ensemble.init(jax.random.PRNGKey(5))
+  task, problem = lq_problem()
+  step = est.model_step_fn(ensemble, model, task.reward_fn, sample=False)
+  problem = problem._replace(step_fn=step)
+  noise = est.sample_noise(problem, jax.random.PRNGKey(6), 2, 3)
+  grads, _ = jax.jit(lambda p: est.pathwise_grads(problem, p, noise))({'K': jnp.asarray(K0)})
+  ret = jax.jit(jax.vmap(lambda K: est.rollouts(problem, {'K': K}, noise).returns[0]))
+  h = 1e-6
+  steps = np.zeros((4, 2, 2))
+  steps[0, 0, 0], steps[1, 0, 0], steps[2, 1, 0], steps[3, 1, 0] = h, -h, h, -h
+  returns = np.asarray(ret(jnp.asarray(K0) + steps))
+  fd = [(returns[0] - returns[1]) / (2 * h), (returns[2] - returns[3]) / (2 * h)]
+  np.testing.assert_allclose([grads['K'][0, 0, 0], grads['K'][0, 1, 0]], fd, rtol=1e-5)
+
+
+def test_bad_inputs_raise():
+  _, problem = lq_problem()
+  params, key = {'K': jnp.asarray(K0)}, jax.random.PRNGKey(0)
+  with pytest.raises(ValueError, match='horizon'):
+    est.pathwise_samples(problem, params, key, 8, 0)
+  with pytest.raises(ValueError, match='num_samples'):
+    est.likelihood_ratio_samples(problem, params, key, 1, 5)
+  with pytest.raises(ValueError, match='num_samples'):
+    est.total_propagation(problem, params, key, 1, 5)
+  with pytest.raises(ValueError, match='act_size'):
+    est.sample_noise(problem._replace(std=0.5), key, 8, 5)
+  noise = est.sample_noise(problem, key, 8, 5)
+  with pytest.raises(ValueError, match='disagree'):
+    est.pathwise_grads(problem, params, noise._replace(keys=noise.keys[:, :4]))
+  with pytest.raises(ValueError, match='horizon'):
+    est.lq_expected_return(None, jnp.asarray(K0), 0.5, 0, jnp.eye(2))
