@@ -1,0 +1,13 @@
+"""Pathwise policy gradients (mbrl_jax.agents.pathwise). Pick a version after a colon:
+
+  --config=experiments/configs/pathwise.py              through the env (APG-style)
+  --config=experiments/configs/pathwise.py:model        through a learned ensemble
+  --config=experiments/configs/pathwise.py:env_value    ... with a critic closing each
+  --config=experiments/configs/pathwise.py:model_value  window (SHAC-style)
+"""
+
+from mbrl_jax.agents import pathwise
+
+
+def get_config(version='env'):
+  return pathwise.preset(version)

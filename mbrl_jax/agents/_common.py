@@ -1,0 +1,153 @@
+"""Pieces shared by the policy-learning agents (pathwise, model_pg).
+
+A tanh-squashed Gaussian policy acting within the env's action bounds (brax's
+policy MLP and NormalTanhDistribution), a state-value MLP, and the guarded
+optimizer step: a gradient with any NaN or inf entry is not applied, and the
+caller counts it.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from brax.training import distribution, networks
+
+from mbrl_jax import data
+
+ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh, 'silu': nn.silu}
+NO_NORMALIZER = ()  # brax's networks take normalizer params; we feed raw observations
+_EDGE = 1.0 - 1e-6  # |tanh| cap when recovering a pre-tanh action from a bounded one
+
+
+class TanhGaussianPolicy:
+  """a = low + (tanh(x) + 1) (high - low) / 2, x ~ N(mu(s), sigma(s)); all methods
+  take a batch of observations [..., obs] and are pure."""
+
+  def __init__(self, obs_size: int, act_size: int, hidden_sizes: Sequence[int],
+               activation: str, low, high, std_scale: float = 1.0):
+    self.dist = distribution.NormalTanhDistribution(event_size=act_size, var_scale=std_scale)
+    self.net = networks.make_policy_network(self.dist.param_size, obs_size,
+                                            hidden_layer_sizes=tuple(hidden_sizes),
+                                            activation=ACTIVATIONS[activation])
+    self.low, self.high = jnp.asarray(low), jnp.asarray(high)
+
+  def init(self, key):
+    return self.net.init(key)
+
+  def logits(self, params, obs):
+    return self.net.apply(NO_NORMALIZER, params, obs)
+
+  def to_env(self, squashed):
+    return self.low + (squashed + 1.0) * (self.high - self.low) / 2.0
+
+  def from_env(self, action):
+    return 2.0 * (action - self.low) / (self.high - self.low) - 1.0
+
+  def sample(self, params, obs, key):
+    """A reparameterized sample: differentiable in params (and obs)."""
+    return self.to_env(self.dist.sample(self.logits(params, obs), key))
+
+  def mode(self, params, obs):
+    return self.to_env(self.dist.mode(self.logits(params, obs)))
+
+  def raw_action(self, action):
+    """The pre-tanh value of a bounded action (clipped off the edges, so finite)."""
+    return jnp.arctanh(jnp.clip(self.from_env(action), -_EDGE, _EDGE))
+
+  def log_prob(self, params, obs, action):
+    """log density of the squashed action (up to the constant of the affine map
+    to the bounds, which cancels in every ratio and gradient we take)."""
+    return self.dist.log_prob(self.logits(params, obs), self.raw_action(action))
+
+  def entropy(self, params, obs, key):
+    return self.dist.entropy(self.logits(params, obs), key)
+
+
+def check_activation(config) -> str:
+  if config.activation not in ACTIVATIONS:
+    raise ValueError(f'config.activation must be one of {", ".join(map(repr, ACTIVATIONS))}; '
+                     f'got {config.activation!r}.')
+  return config.activation
+
+
+def make_value_network(obs_size: int, hidden_sizes: Sequence[int], activation: str):
+  """V(s): init(key) -> params, apply(params, obs [..., obs]) -> [...]."""
+  net = networks.make_value_network(obs_size, hidden_layer_sizes=tuple(hidden_sizes),
+                                    activation=ACTIVATIONS[activation])
+  return net.init, lambda params, obs: net.apply(NO_NORMALIZER, params, obs)
+
+
+def all_finite(tree) -> jax.Array:
+  """True when every entry of every leaf is finite."""
+  leaves = jax.tree.leaves(tree)
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
+
+
+def apply_if_finite(optimizer: optax.GradientTransformation, params: Any, opt_state: Any,
+                    grads: Any) -> tuple[Any, Any, jax.Array, jax.Array]:
+  """One optimizer step, unless a gradient entry is NaN or inf: then params and
+  optimizer state stay as they were (a select on the trees, not a cond, since
+  under a vmap over seeds a cond turns into a select anyway).
+
+  Returns (params, opt_state, skipped (1.0 where skipped), the gradient's global norm
+  before any clipping the optimizer does).
+  """
+  finite = all_finite(grads)
+  safe = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)  # keep NaN out of Adam
+  updates, new_opt = optimizer.update(safe, opt_state, params)
+  new_params = optax.apply_updates(params, updates)
+  keep = lambda new, old: jnp.where(finite, new, old)
+  return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_opt, opt_state),
+          1.0 - finite.astype(jnp.float32), optax.tree.norm(grads))
+
+
+def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.GradientTransformation:
+  """Adam after clipping the gradient's global norm (max_grad_norm <= 0: no clipping)."""
+  if max_grad_norm > 0:
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+  return optax.adam(learning_rate)
+
+
+def lambda_returns(rewards, next_values, done, truncation, discount: float, lambda_: float):
+  """TD(lambda) targets, time-major [T, N], for windows that may cross episode ends.
+
+  At a step that ended an episode (done) the target bootstraps only from the true
+  next observation's value, and only for a time-limit end (truncation); elsewhere
+  G_t = r_t + discount ((1 - lambda) V(s_{t+1}) + lambda G_{t+1}), and the last
+  step of the window bootstraps fully from V(s_T).
+  """
+  cont = 1.0 - done
+  bootstrap = truncation * done
+
+  def back(g_next, inputs):
+    r, v, c, b = inputs
+    g = r + discount * (b * v + c * ((1.0 - lambda_) * v + lambda_ * g_next))
+    return g, g
+
+  _, targets = jax.lax.scan(back, next_values[-1], (rewards, next_values, cont, bootstrap),
+                            reverse=True)
+  return targets
+
+
+def collect(env, act: Callable, env_state, env_steps, key, num_steps: int, random_steps: int,
+            low, high):
+  """Steps the batch of real envs `num_steps` times with act(obs [N, obs], key), or
+  uniform random actions while the step count (all envs) is below random_steps.
+  Returns (env_state, env_steps, transitions [num_steps, N])."""
+  num_envs = env_state.obs.shape[0]
+
+  def one(carry, step_key):
+    env_state, steps = carry
+    act_key, random_key = jax.random.split(step_key)
+    learned = act(env_state.obs, act_key)
+    random = jax.random.uniform(random_key, learned.shape, minval=low, maxval=high)
+    action = jnp.where(steps < random_steps, random, learned)
+    next_state = jax.vmap(env.step)(env_state, action)
+    return (next_state, steps + num_envs), data.step_transition(env_state.obs, action, next_state)
+
+  (env_state, env_steps), tr = jax.lax.scan(one, (env_state, env_steps),
+                                            jax.random.split(key, num_steps))
+  return env_state, env_steps, tr

@@ -1,0 +1,376 @@
+"""Policy gradients on trajectories the learned model generates (version 2.5).
+
+Each chunk collects real steps with the current stochastic policy into a replay
+buffer and refits the ensemble to it; then, `iterations_per_chunk` times, it
+imagines `num_starts` trajectories of `horizon` steps through the ensemble (ts1
+by default, actions sampled from the policy) from start states drawn from the
+buffer, and improves the policy on them with a likelihood-ratio (score-function)
+gradient: no gradient flows through the model. config.algorithm:
+  'reinforce'  REINFORCE with a baseline: advantage = discounted reward-to-go within
+               the window minus a learned V(s_t) ('value') or the batch mean of the
+               reward-to-go at each time step ('mean'); one step per iteration.
+  'ppo'        PPO: GAE(lambda) advantages from a learned value, bootstrapped with
+               V(s_H) at the window's end (brax's `compute_gae`), the clipped
+               surrogate, `epochs` passes over `num_minibatches` minibatches.
+The policy is tanh-Gaussian; the log-density of an imagined action is evaluated
+at its pre-tanh value recovered by atanh (kept off the edges, so it stays finite),
+the same way for the behaviour and the updated policy, so their ratio is exact
+except for actions within 1e-6 of a bound. A gradient with a NaN or inf entry is
+skipped and counted, as in every agent here.
+"""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+from brax.training.agents.ppo import losses as ppo_losses
+
+from mbrl_jax import data, models
+from mbrl_jax.agents import _common
+from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
+from mbrl_jax.data import replay
+from mbrl_jax.envs.base import Task
+
+ALGORITHMS = ('reinforce', 'ppo')
+BASELINES = ('value', 'mean')
+PROPAGATIONS = ('ts1', 'tsinf', 'expectation')
+
+
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.algorithm = 'ppo'
+  config.hidden_sizes = (64, 64)
+  config.activation = 'tanh'
+  config.std_scale = 1.0              # multiplies the policy's std (brax's var_scale)
+  config.learning_rate = 1e-3         # policy
+  config.value_learning_rate = 1e-3
+  config.max_grad_norm = 0.5          # clip_by_global_norm; <= 0: no clipping
+  config.discount = 0.99
+  config.reward_scaling = 0.1         # rewards are multiplied by this in the losses (the
+                                      # value's targets stay of order 1 to 10 on pendulum)
+  config.gae_lambda = 0.95            # ppo
+  config.normalize_advantage = True
+  config.num_envs = 1                 # real envs collecting (per seed)
+  config.steps_per_chunk = 200        # real env steps (all envs) per train_chunk
+  config.random_steps = 0             # uniform random actions (all envs) first
+  config.buffer_capacity = 100_000
+  config.model = models.default_config()
+  config.model.update(dict(num_members=4, num_elites=4, width=64, num_layers=3, max_epochs=50))
+  config.propagation = 'ts1'
+  config.num_starts = 512             # imagined trajectories per iteration
+  config.horizon = 20                 # imagined steps per trajectory
+  config.iterations_per_chunk = 20    # imagine + update, per chunk
+  config.ppo = ml_collections.ConfigDict(dict(epochs=8, num_minibatches=4, clip_epsilon=0.2,
+                                              entropy_cost=0.0))
+  config.reinforce = ml_collections.ConfigDict(dict(baseline='value', value_updates=4))
+  return config
+
+
+@flax.struct.dataclass
+class Params:
+  policy: Any
+  value: Any
+  model: Any  # ModelState
+
+
+@flax.struct.dataclass
+class TrainState:
+  params: Params
+  policy_opt: Any
+  value_opt: Any
+  model_opt: Any
+  env_state: Any
+  buffer: replay.BufferState
+  key: jax.Array
+  env_steps: jax.Array
+  skipped_updates: jax.Array  # policy and value steps skipped for a non-finite gradient
+
+
+def _validate(config, env):
+  check_choice(config, 'algorithm', ALGORITHMS)
+  check_choice(config, 'propagation', PROPAGATIONS)
+  check_positive(config, 'num_envs', 'steps_per_chunk', 'buffer_capacity', 'num_starts',
+                 'horizon', 'iterations_per_chunk')
+  _common.check_activation(config)
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  check(0 <= config.discount <= 1 and 0 <= config.gae_lambda <= 1,
+        f'need 0 <= discount <= 1 and 0 <= gae_lambda <= 1, got discount={config.discount}, '
+        f'gae_lambda={config.gae_lambda}.')
+  check(config.learning_rate > 0 and config.value_learning_rate > 0 and config.std_scale > 0,
+        f'need learning_rate, value_learning_rate and std_scale > 0, got '
+        f'{config.learning_rate}, {config.value_learning_rate}, {config.std_scale}.')
+  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
+        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
+  check(config.steps_per_chunk % config.num_envs == 0,
+        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+        f'config.num_envs ({config.num_envs}).')
+  check(config.buffer_capacity >= max(config.steps_per_chunk, config.num_starts),
+        f'config.buffer_capacity ({config.buffer_capacity}) must hold one chunk of transitions '
+        f'and config.num_starts ({config.num_starts}).')
+  elites = config.model.num_elites
+  check(config.propagation == 'expectation' or config.num_starts % elites == 0,
+        f'config.num_starts ({config.num_starts}) must be a multiple of '
+        f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
+  check(isinstance(env.unwrapped, Task) or config.model.learn_reward,
+        f'model_pg needs the task\'s reward function (a JAX-native task) or '
+        f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
+  if config.algorithm == 'ppo':
+    p = config.ppo
+    check(isinstance(p.epochs, int) and p.epochs >= 1 and isinstance(p.num_minibatches, int)
+          and p.num_minibatches >= 1 and p.clip_epsilon > 0 and p.entropy_cost >= 0,
+          f'config.ppo needs epochs >= 1, num_minibatches >= 1, clip_epsilon > 0 and '
+          f'entropy_cost >= 0, got {p.to_dict()}.')
+    samples = config.num_starts * config.horizon
+    check(samples % p.num_minibatches == 0,
+          f'config.ppo.num_minibatches ({p.num_minibatches}) must divide the imagined '
+          f'samples per iteration (num_starts * horizon = {samples}).')
+  else:
+    check(config.reinforce.baseline in BASELINES,
+          f'config.reinforce.baseline must be one of {", ".join(map(repr, BASELINES))}; '
+          f'got {config.reinforce.baseline!r}.')
+    check(isinstance(config.reinforce.value_updates, int) and config.reinforce.value_updates >= 1,
+          f'config.reinforce.value_updates must be an integer >= 1, got '
+          f'{config.reinforce.value_updates!r}.')
+
+
+# --- estimators, as pure functions (tested against hand computations) ----------------
+def ppo_policy_loss(log_prob, old_log_prob, advantages, clip_epsilon: float, weight=None):
+  """PPO's clipped surrogate, minus its mean: -E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)]
+  with rho = exp(log_prob - old_log_prob)."""
+  ratio = jnp.exp(log_prob - old_log_prob)
+  surrogate = jnp.minimum(ratio * advantages,
+                          jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages)
+  weight = jnp.ones_like(surrogate) if weight is None else weight
+  return -(weight * surrogate).sum() / jnp.maximum(weight.sum(), 1.0)
+
+
+def gae(rewards, values, bootstrap_value, dones, discount: float, lambda_: float):
+  """GAE(lambda) advantages and value targets of imagined windows, time-major [T, N].
+
+  `dones` is 1.0 from the terminating step on (as models.rollout gives it); the
+  window's end is not an episode end, so V(s_T) (bootstrap_value) closes it. The
+  targets are brax's `compute_gae` lambda-returns; the advantage is target - V(s_t),
+  Schulman et al.'s GAE (brax's own advantage, r_t + discount target_{t+1} - V(s_t),
+  weighs the next step's lambda-return fully instead).
+  """
+  before = jnp.concatenate([jnp.zeros_like(dones[:1]), dones[:-1]])
+  termination = dones - before  # 1.0 at the terminating step only
+  targets, _ = ppo_losses.compute_gae(
+      truncation=jnp.zeros_like(rewards), termination=termination, rewards=rewards,
+      values=values, bootstrap_value=bootstrap_value, lambda_=lambda_, discount=discount)
+  return targets - values, targets
+
+
+def reward_to_go(rewards, discount: float):
+  """sum_{k >= t} discount^(k - t) r_k within the window, time-major [T, N]."""
+  def back(g, r):
+    g = r + discount * g
+    return g, g
+  _, out = jax.lax.scan(back, jnp.zeros_like(rewards[0]), rewards, reverse=True)
+  return out
+
+
+def _normalize(x, weight):
+  total = jnp.maximum(weight.sum(), 1.0)
+  mean = (weight * x).sum() / total
+  std = jnp.sqrt((weight * (x - mean)**2).sum() / total)
+  return (x - mean) / (std + 1e-8)
+
+
+def make(config: ml_collections.ConfigDict, env) -> Agent:
+  _validate(config, env)
+  obs_size, act_size = env.observation_size, env.action_size
+  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
+  policy = _common.TanhGaussianPolicy(obs_size, act_size, config.hidden_sizes,
+                                      config.activation, low, high, config.std_scale)
+  value_init, value_apply = _common.make_value_network(obs_size, config.hidden_sizes,
+                                                       config.activation)
+  policy_optimizer = _common.make_optimizer(config.learning_rate, config.max_grad_norm)
+  value_optimizer = _common.make_optimizer(config.value_learning_rate, config.max_grad_norm)
+  ensemble = models.Ensemble(config.model, obs_size, act_size)
+  trainer = models.Trainer(ensemble)
+  buffer = replay.make_replay_buffer(config.buffer_capacity, config.num_starts)
+  task = env.unwrapped if isinstance(env.unwrapped, Task) else None
+  reward_fn = None if config.model.learn_reward else task.reward_fn
+  termination_fn = None if task is None else task.termination_fn
+  per_env = config.steps_per_chunk // config.num_envs
+  horizon, discount = config.horizon, config.discount
+  ppo = config.algorithm == 'ppo'
+
+  def imagine(params: Params, start_obs, key):
+    """Imagined windows, time-major [H, N], with no gradient through them: (obs,
+    actions, rewards, dones, next_obs, behaviour log-probs, alive weights)."""
+    out = models.rollout(ensemble, params.model, key, start_obs, horizon, config.propagation,
+                         policy=lambda obs, k: policy.sample(params.policy, obs, k),
+                         reward_fn=reward_fn, termination_fn=termination_fn)
+    out = jax.lax.stop_gradient(out)
+    time_major = lambda x: jnp.moveaxis(x, 1, 0)
+    obs, next_obs = time_major(out.obs[:, :-1]), time_major(out.obs[:, 1:])
+    actions, rewards = time_major(out.actions), time_major(out.rewards)
+    dones = time_major(out.dones)
+    alive = 1.0 - jnp.concatenate([jnp.zeros_like(dones[:1]), dones[:-1]])
+    old_log_prob = policy.log_prob(params.policy, obs, actions)
+    rewards = config.reward_scaling * rewards
+    return obs, actions, rewards, dones, next_obs, old_log_prob, alive
+
+  def value_step(value_params, value_opt, obs, targets, weight):
+    def loss_fn(v):
+      err = value_apply(v, obs) - targets
+      return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
+    loss, grads = jax.value_and_grad(loss_fn)(value_params)
+    value_params, value_opt, skipped, _ = _common.apply_if_finite(value_optimizer, value_params,
+                                                                  value_opt, grads)
+    return value_params, value_opt, loss, skipped
+
+  def policy_step(policy_params, policy_opt, loss_fn):
+    loss, grads = jax.value_and_grad(loss_fn)(policy_params)
+    policy_params, policy_opt, skipped, norm = _common.apply_if_finite(
+        policy_optimizer, policy_params, policy_opt, grads)
+    return policy_params, policy_opt, loss, skipped, norm
+
+  # --- one iteration: imagine, then update ----------------------------------------------
+  def reinforce_iteration(state: TrainState, batch, key):
+    obs, actions, rewards, _, _, _, alive = batch
+    returns = reward_to_go(rewards, discount)
+    p = state.params
+    if config.reinforce.baseline == 'value':
+      baseline = value_apply(p.value, obs)
+    else:
+      baseline = (alive * returns).sum(1, keepdims=True) / jnp.maximum(
+          alive.sum(1, keepdims=True), 1.0)
+    advantages = returns - baseline
+    if config.normalize_advantage:
+      advantages = _normalize(advantages, alive)
+    advantages = jax.lax.stop_gradient(advantages)
+
+    def loss_fn(policy_params):
+      log_prob = policy.log_prob(policy_params, obs, actions)
+      return -(alive * log_prob * advantages).sum() / jnp.maximum(alive.sum(), 1.0)
+
+    policy_params, policy_opt, loss, skipped, norm = policy_step(p.policy, state.policy_opt,
+                                                                 loss_fn)
+
+    def fit_value(carry, _):
+      value_params, value_opt, skipped = carry
+      value_params, value_opt, loss, skip = value_step(value_params, value_opt, obs, returns,
+                                                       alive)
+      return (value_params, value_opt, skipped + skip), loss
+
+    (value_params, value_opt, value_skipped), value_losses = jax.lax.scan(
+        fit_value, (p.value, state.value_opt, jnp.zeros(())), None,
+        length=config.reinforce.value_updates)
+    state = state.replace(params=p.replace(policy=policy_params, value=value_params),
+                          policy_opt=policy_opt, value_opt=value_opt)
+    return state, dict(policy_loss=loss, value_loss=value_losses[-1], grad_norm=norm,
+                       skipped=skipped + value_skipped)
+
+  def ppo_iteration(state: TrainState, batch, key):
+    obs, actions, rewards, dones, next_obs, old_log_prob, alive = batch
+    p = state.params
+    values = value_apply(p.value, obs)
+    advantages, targets = gae(rewards, values, value_apply(p.value, next_obs[-1]), dones,
+                              discount, config.gae_lambda)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    samples = (flat(obs), flat(actions), flat(old_log_prob), flat(advantages), flat(targets),
+               flat(alive))
+    num = samples[0].shape[0]
+    size = num // config.ppo.num_minibatches
+
+    def minibatch(carry, idx):
+      state, entropy_key = carry
+      o, a, old, adv, target, w = (x[idx] for x in samples)
+      if config.normalize_advantage:
+        adv = _normalize(adv, w)
+      entropy_key, k = jax.random.split(entropy_key)
+
+      def loss_fn(policy_params):
+        loss = ppo_policy_loss(policy.log_prob(policy_params, o, a), old, adv,
+                               config.ppo.clip_epsilon, w)
+        if config.ppo.entropy_cost:
+          loss = loss - config.ppo.entropy_cost * policy.entropy(policy_params, o, k).mean()
+        return loss
+
+      q = state.params
+      policy_params, policy_opt, loss, skipped, norm = policy_step(q.policy, state.policy_opt,
+                                                                   loss_fn)
+      value_params, value_opt, value_loss, value_skipped = value_step(q.value, state.value_opt,
+                                                                      o, target, w)
+      state = state.replace(params=q.replace(policy=policy_params, value=value_params),
+                            policy_opt=policy_opt, value_opt=value_opt)
+      return (state, entropy_key), dict(policy_loss=loss, value_loss=value_loss, grad_norm=norm,
+                                        skipped=skipped + value_skipped)
+
+    perm_keys = jax.random.split(key, config.ppo.epochs)
+    order = jax.vmap(lambda k: jax.random.permutation(k, num))(perm_keys)
+    order = order.reshape((-1, size))  # epochs * num_minibatches minibatches
+    (state, _), stats = jax.lax.scan(minibatch, (state, key), order)
+    new_log_prob = policy.log_prob(state.params.policy, obs, actions)
+    stats = {k: v.sum() if k == 'skipped' else jnp.nanmean(v) for k, v in stats.items()}
+    stats['approx_kl'] = (alive * (old_log_prob - new_log_prob)).sum() / jnp.maximum(
+        alive.sum(), 1.0)
+    return state, stats
+
+  def iteration(state: TrainState, key):
+    start_key, imagine_key, update_key = jax.random.split(key, 3)
+    start = buffer.sample(state.buffer, start_key).experience.obs
+    batch = imagine(state.params, start, imagine_key)
+    update = ppo_iteration if ppo else reinforce_iteration
+    state, stats = update(state, batch, update_key)
+    stats['imagined_return'] = batch[2].sum(0).mean() / config.reward_scaling
+    return state, stats
+
+  # --- the agent contract -------------------------------------------------------------
+  def init(key):
+    policy_key, value_key, model_key, env_key, key = jax.random.split(key, 5)
+    trainer_state = trainer.init(model_key)
+    params = Params(policy=policy.init(policy_key), value=value_init(value_key),
+                    model=trainer_state.model)
+    return TrainState(params=params, policy_opt=policy_optimizer.init(params.policy),
+                      value_opt=value_optimizer.init(params.value),
+                      model_opt=trainer_state.opt_state,
+                      env_state=data.reset(env, env_key, config.num_envs),
+                      buffer=buffer.init(data.example_transition(env)), key=key,
+                      env_steps=jnp.zeros((), jnp.int32),
+                      skipped_updates=jnp.zeros((), jnp.int32))
+
+  def train_chunk(state: TrainState):
+    key, collect_key, fit_key, update_key = jax.random.split(state.key, 4)
+    env_state, env_steps, tr = _common.collect(
+        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state.env_state,
+        state.env_steps, collect_key, per_env, config.random_steps, low, high)
+    buffer_state = buffer.add(state.buffer,
+                              jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
+    fitted, fit_metrics = trainer.fit(
+        models.TrainerState(state.params.model, state.model_opt), replay.items(buffer_state),
+        replay.valid_mask(buffer_state), fit_key)
+    state = state.replace(params=state.params.replace(model=fitted.model),
+                          model_opt=fitted.opt_state, env_state=env_state, buffer=buffer_state)
+    # Learn once the random phase is over; earlier updates are computed and discarded.
+    learning = env_steps >= config.random_steps
+    updated, stats = jax.lax.scan(iteration, state,
+                                  jax.random.split(update_key, config.iterations_per_chunk))
+    keep = lambda new, old: jnp.where(learning, new, old)
+    state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
+                          policy_opt=jax.tree.map(keep, updated.policy_opt, state.policy_opt),
+                          value_opt=jax.tree.map(keep, updated.value_opt, state.value_opt))
+    skipped = jnp.where(learning, stats.pop('skipped').sum(), 0.0)
+    metrics = data.episode_metrics(tr)
+    metrics.update({k: jnp.where(learning, v.mean(), jnp.nan) for k, v in stats.items()})
+    metrics.update(skipped_updates=skipped,
+                   model_holdout_mse=fit_metrics['holdout_mse'][fitted.model.elites].mean())
+    state = state.replace(key=key, env_steps=env_steps,
+                          skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
+    return state, metrics
+
+  def make_policy(params: Params, deterministic: bool = True):
+    def act(obs, key):
+      if deterministic:
+        return policy.mode(params.policy, obs)
+      return policy.sample(params.policy, obs, key)
+    return act
+
+  return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,
+               steps_per_chunk=config.steps_per_chunk)

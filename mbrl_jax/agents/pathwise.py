@@ -1,0 +1,359 @@
+"""Pathwise policy gradients: backpropagate the return into the policy (version 2.0).
+
+A tanh-Gaussian policy (reparameterized) is improved by differentiating the
+discounted sum of rewards over a window of `horizon` steps with respect to its
+params, through one of two dynamics (config.dynamics):
+  'env'    the env's own differentiable step: a batch of real envs is rolled
+           forward `horizon` steps by the policy, the loss is minus the mean window
+           return, and the next window continues from the states reached, with no
+           gradient across windows (truncated backprop through time, as in
+           analytic policy gradients). Every update consumes num_envs * horizon
+           real steps, and those are the steps counted. Works for the JAX-native
+           tasks and for the Brax backends that give finite gradients.
+  'model'  a learned ensemble: each chunk collects real steps with the current
+           policy into a replay buffer, refits the ensemble to it, then makes
+           `updates_per_chunk` updates by backprop through `models.rollout`
+           (reparameterized Gaussian members) from start states drawn from the
+           buffer. Only the real collection steps are counted.
+What makes it work in practice: the truncated horizon, clipping the gradient's
+global norm, and skipping (and counting) any update whose gradient has a NaN or
+inf entry. With `value_bootstrap`, a learned V(s) closes the window,
+return = sum_{t<H} discount^t r_t + discount^H V(s_H) (short-horizon
+actor-critic, SHAC), the critic being fitted to TD(lambda) targets of the same
+windows computed with a Polyak-averaged target critic.
+"""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from mbrl_jax import data, models
+from mbrl_jax.agents import _common
+from mbrl_jax.agents._common import apply_if_finite
+from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
+from mbrl_jax.data import replay
+from mbrl_jax.envs.base import Task
+
+DYNAMICS = ('env', 'model')
+PROPAGATIONS = ('ts1', 'tsinf', 'expectation')
+
+
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.dynamics = 'env'           # 'env': the env's own step; 'model': a learned ensemble
+  config.horizon = 20               # steps differentiated through per update
+  config.discount = 0.99
+  config.reward_scaling = 1.0       # rewards are multiplied by this in the losses
+  config.hidden_sizes = (32, 32)
+  config.activation = 'elu'         # smooth activations keep the pathwise gradient smooth
+  config.std_scale = 1.0            # multiplies the policy's std (brax's var_scale)
+  config.learning_rate = 3e-3
+  config.max_grad_norm = 1.0        # clip_by_global_norm; <= 0: no clipping
+  config.num_envs = 32              # env: envs differentiated through; model: collecting envs
+  config.steps_per_chunk = 6400     # real env steps (all envs) per train_chunk
+  # 'model' only.
+  config.updates_per_chunk = 50     # policy updates through the model per chunk
+  config.batch_size = 256           # imagined start states per update
+  config.random_steps = 0           # uniform random actions (all envs) before the policy acts
+  config.buffer_capacity = 100_000
+  config.propagation = 'ts1'
+  config.model = models.default_config()
+  # A learned value at the end of the window (SHAC-style short-horizon actor-critic).
+  config.value_bootstrap = False
+  config.value = ml_collections.ConfigDict(dict(
+      hidden_sizes=(64, 64), learning_rate=1e-3, lambda_=0.95, updates=4, tau=0.2))
+  return config
+
+
+def preset(version: str = 'env') -> ml_collections.ConfigDict:
+  """'env' (through the env), 'model' (through a learned ensemble), and each with
+  '_value' (a critic at the end of the window); sized as in the pendulum tests and
+  experiments/pathwise_model_vs_env.py."""
+  valid = ('env', 'model', 'env_value', 'model_value')
+  if version not in valid:
+    raise ValueError(f'Unknown pathwise version {version!r}; valid: {", ".join(valid)}.')
+  config = default_config()
+  if version.startswith('model'):
+    config.update(dict(dynamics='model', num_envs=1, steps_per_chunk=200, random_steps=200,
+                       updates_per_chunk=100, batch_size=256))
+    config.model.update(dict(num_members=4, num_elites=4, width=64, num_layers=3,
+                             max_epochs=50))
+  if version.endswith('_value'):
+    config.reward_scaling = 0.1  # pendulum-sized rewards: value targets of order 1 to 10
+  config.value_bootstrap = version.endswith('_value')
+  return config
+
+
+@flax.struct.dataclass
+class Params:
+  policy: Any
+  value: Any          # {} without value_bootstrap
+  target_value: Any
+  model: Any          # ModelState for 'model', else {}
+
+
+@flax.struct.dataclass
+class TrainState:
+  params: Params
+  policy_opt: Any
+  value_opt: Any
+  model_opt: Any
+  env_state: Any
+  buffer: Any         # replay.BufferState for 'model', else ()
+  key: jax.Array
+  env_steps: jax.Array
+  skipped_updates: jax.Array  # policy and value updates skipped for a non-finite gradient
+
+
+def _validate(config, env):
+  check_choice(config, 'dynamics', DYNAMICS)
+  check_choice(config, 'propagation', PROPAGATIONS)
+  check_positive(config, 'horizon', 'num_envs', 'steps_per_chunk', 'updates_per_chunk',
+                 'batch_size', 'buffer_capacity')
+  _common.check_activation(config)
+  check(0 <= config.discount <= 1 and config.learning_rate > 0 and config.std_scale > 0,
+        f'need 0 <= discount <= 1, learning_rate > 0 and std_scale > 0, got discount='
+        f'{config.discount}, learning_rate={config.learning_rate}, std_scale={config.std_scale}.')
+  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
+        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  if config.value_bootstrap:
+    v = config.value
+    check(0 <= v.lambda_ <= 1 and 0 < v.tau <= 1 and v.learning_rate > 0
+          and isinstance(v.updates, int) and v.updates >= 1,
+          f'config.value needs 0 <= lambda_ <= 1, 0 < tau <= 1, learning_rate > 0 and '
+          f'updates >= 1, got {v.to_dict()}.')
+  if config.dynamics == 'env':
+    window = config.num_envs * config.horizon
+    check(config.steps_per_chunk % window == 0,
+          f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+          f'num_envs * horizon ({window}): each update uses one window of every env.')
+    return
+  check(config.steps_per_chunk % config.num_envs == 0,
+        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+        f'config.num_envs ({config.num_envs}).')
+  check(config.buffer_capacity >= config.steps_per_chunk,
+        f'config.buffer_capacity must hold one chunk of transitions '
+        f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
+  check(config.batch_size <= config.buffer_capacity,
+        f'config.batch_size ({config.batch_size}) must not exceed config.buffer_capacity.')
+  elites = config.model.num_elites
+  check(config.propagation == 'expectation' or config.batch_size % elites == 0,
+        f'config.batch_size ({config.batch_size}) must be a multiple of '
+        f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
+  check(isinstance(env.unwrapped, Task) or config.model.learn_reward,
+        f'pathwise through a model needs the task\'s reward function (a JAX-native task) or '
+        f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
+
+
+def window_return(rewards, next_values, done, truncation, final_value, discount: float):
+  """The objective of one window, time-major [T, N] -> [N].
+
+  The window may cross episode ends (auto-reset): each episode segment in it adds
+  its discounted rewards, closed by discount^k V(true next obs) where it ended by
+  the time limit (nothing at a termination), and the segment still open at the
+  window's end is closed by discount^k V(s_T). Pass zero values for the plain
+  sum of discounted rewards.
+  """
+  def forward(carry, inputs):
+    acc, weight, total = carry
+    r, v, d, trunc = inputs
+    acc = acc + weight * r
+    total = total + d * (acc + weight * discount * trunc * v)
+    acc = (1.0 - d) * acc
+    weight = d + (1.0 - d) * weight * discount
+    return (acc, weight, total), None
+
+  zeros = jnp.zeros_like(rewards[0])
+  (acc, weight, total), _ = jax.lax.scan(forward, (zeros, zeros + 1.0, zeros),
+                                         (rewards, next_values, done, truncation))
+  return total + (1.0 - done[-1]) * (acc + weight * final_value)
+
+
+def make(config: ml_collections.ConfigDict, env) -> Agent:
+  _validate(config, env)
+  through_model = config.dynamics == 'model'
+  use_value = bool(config.value_bootstrap)
+  obs_size, act_size = env.observation_size, env.action_size
+  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
+  policy = _common.TanhGaussianPolicy(obs_size, act_size, config.hidden_sizes,
+                                      config.activation, low, high, config.std_scale)
+  policy_optimizer = _common.make_optimizer(config.learning_rate, config.max_grad_norm)
+  value_init, value_apply = _common.make_value_network(obs_size, config.value.hidden_sizes,
+                                                       config.activation)
+  value_optimizer = _common.make_optimizer(config.value.learning_rate, config.max_grad_norm)
+  horizon, discount, scale = config.horizon, config.discount, config.reward_scaling
+  if through_model:
+    ensemble = models.Ensemble(config.model, obs_size, act_size)
+    trainer = models.Trainer(ensemble)
+    buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
+    task = env.unwrapped if isinstance(env.unwrapped, Task) else None
+    reward_fn = None if config.model.learn_reward else task.reward_fn
+    termination_fn = None if task is None else task.termination_fn
+    per_env = config.steps_per_chunk // config.num_envs
+    num_updates = config.updates_per_chunk
+  else:
+    num_updates = config.steps_per_chunk // (config.num_envs * horizon)
+
+  def values(params, obs):
+    return value_apply(params, obs) if use_value else jnp.zeros(obs.shape[:-1])
+
+  # --- one window, differentiated in the policy params -----------------------------
+  def env_window(policy_params, value_params, env_state, key):
+    """Rolls the real envs `horizon` steps; (minus the mean window return, (state
+    reached, transitions [H, N]))."""
+    env_state = jax.lax.stop_gradient(env_state)  # truncated BPTT: no gradient across windows
+
+    def step(state, step_key):
+      action = policy.sample(policy_params, state.obs, step_key)
+      next_state = jax.vmap(env.step)(state, action)
+      return next_state, data.step_transition(state.obs, action, next_state)
+
+    final, tr = jax.lax.scan(step, env_state, jax.random.split(key, horizon))
+    returns = window_return(scale * tr.reward, values(value_params, tr.next_obs), tr.done,
+                            tr.truncation, values(value_params, final.obs), discount)
+    return -returns.mean() / horizon, (final, tr)
+
+  def model_window(policy_params, value_params, model, start_obs, key):
+    out = models.rollout(ensemble, model, key, start_obs, horizon, config.propagation,
+                         policy=lambda obs, k: policy.sample(policy_params, obs, k),
+                         reward_fn=reward_fn, termination_fn=termination_fn)
+    time_major = lambda x: jnp.moveaxis(x, 1, 0)
+    next_obs = time_major(out.obs[:, 1:])
+    tr = data.Transition(obs=time_major(out.obs[:, :-1]), action=time_major(out.actions),
+                         reward=time_major(out.rewards), next_obs=next_obs,
+                         done=time_major(out.dones), truncation=jnp.zeros_like(out.dones.T),
+                         episode_return=jnp.zeros_like(out.dones.T))
+    returns = window_return(scale * tr.reward, values(value_params, next_obs), tr.done,
+                            tr.truncation, values(value_params, out.obs[:, -1]), discount)
+    return -returns.mean() / horizon, tr
+
+  # --- the critic on a window's transitions ------------------------------------------
+  def critic_update(params: Params, value_opt, tr: data.Transition, weight):
+    """`config.value.updates` steps towards TD(lambda) targets from the target critic,
+    then the Polyak step of the target; returns (params, value_opt, loss, skipped)."""
+    tr = jax.lax.stop_gradient(tr)
+    targets = _common.lambda_returns(scale * tr.reward, value_apply(params.target_value,
+                                                                    tr.next_obs),
+                                     tr.done, tr.truncation, discount, config.value.lambda_)
+
+    def loss_fn(value_params):
+      err = value_apply(value_params, tr.obs) - targets
+      return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
+
+    def one(carry, _):
+      value_params, opt, skipped = carry
+      loss, grads = jax.value_and_grad(loss_fn)(value_params)
+      value_params, opt, skip, _ = apply_if_finite(value_optimizer, value_params, opt, grads)
+      return (value_params, opt, skipped + skip), loss
+
+    (value_params, value_opt, skipped), losses = jax.lax.scan(
+        one, (params.value, value_opt, jnp.zeros(())), None, length=config.value.updates)
+    target = optax.incremental_update(value_params, params.target_value, config.value.tau)
+    return params.replace(value=value_params, target_value=target), value_opt, losses[-1], skipped
+
+  # --- one policy (and critic) update ------------------------------------------------
+  def update(state: TrainState, key):
+    """Returns (state, (policy loss, grad norm, skipped, value loss, transitions))."""
+    p = state.params
+    window_key, start_key = jax.random.split(key)
+    if through_model:
+      start = buffer.sample(state.buffer, start_key).experience.obs
+      (loss, tr), grads = jax.value_and_grad(model_window, has_aux=True)(
+          p.policy, p.value, p.model, start, window_key)
+      env_state = state.env_state
+      alive = 1.0 - jnp.concatenate([jnp.zeros_like(tr.done[:1]), tr.done[:-1]])
+    else:
+      (loss, (env_state, tr)), grads = jax.value_and_grad(env_window, has_aux=True)(
+          p.policy, p.value, state.env_state, window_key)
+      alive = jnp.ones_like(tr.done)
+    policy_params, policy_opt, skipped, grad_norm = apply_if_finite(
+        policy_optimizer, p.policy, state.policy_opt, grads)
+    params, value_opt, value_loss = p.replace(policy=policy_params), state.value_opt, jnp.nan
+    if use_value:
+      params, value_opt, value_loss, value_skipped = critic_update(params, value_opt, tr, alive)
+      skipped = skipped + value_skipped
+    state = state.replace(params=params, policy_opt=policy_opt, value_opt=value_opt,
+                          env_state=env_state)
+    return state, (loss, grad_norm, skipped, value_loss, tr)
+
+  # --- the agent contract --------------------------------------------------------------
+  def init(key):
+    policy_key, value_key, model_key, env_key, key = jax.random.split(key, 5)
+    value = value_init(value_key) if use_value else {}
+    model, model_opt, buffer_state = {}, {}, ()
+    if through_model:
+      trainer_state = trainer.init(model_key)
+      model, model_opt = trainer_state.model, trainer_state.opt_state
+      buffer_state = buffer.init(data.example_transition(env))
+    params = Params(policy=policy.init(policy_key), value=value, target_value=value, model=model)
+    return TrainState(params=params, policy_opt=policy_optimizer.init(params.policy),
+                      value_opt=value_optimizer.init(value) if use_value else {},
+                      model_opt=model_opt, env_state=data.reset(env, env_key, config.num_envs),
+                      buffer=buffer_state, key=key, env_steps=jnp.zeros((), jnp.int32),
+                      skipped_updates=jnp.zeros((), jnp.int32))
+
+  def summarize(losses, grad_norms, skipped, value_losses, learning=True):
+    finite = jnp.isfinite(grad_norms)
+    mean_norm = jnp.where(finite, grad_norms, 0.0).sum() / jnp.maximum(finite.sum(), 1)
+    metrics = {'policy_loss': jnp.where(learning, losses.mean(), jnp.nan),
+               'grad_norm': jnp.where(learning & finite.any(), mean_norm, jnp.nan),
+               'skipped_updates': jnp.where(learning, skipped.sum(), 0.0)}
+    if use_value:
+      metrics['value_loss'] = jnp.where(learning, value_losses.mean(), jnp.nan)
+    return metrics
+
+  def env_chunk(state: TrainState):
+    key, update_key = jax.random.split(state.key)
+    state, (losses, norms, skipped, value_losses, tr) = jax.lax.scan(
+        update, state, jax.random.split(update_key, num_updates))
+    metrics = data.episode_metrics(tr)
+    metrics.update(summarize(losses, norms, skipped, value_losses))
+    state = state.replace(key=key, env_steps=state.env_steps + config.steps_per_chunk,
+                          skipped_updates=state.skipped_updates + skipped.sum().astype(jnp.int32))
+    return state, metrics
+
+  def model_chunk(state: TrainState):
+    key, collect_key, fit_key, update_key = jax.random.split(state.key, 4)
+
+    env_state, env_steps, tr = _common.collect(
+        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state.env_state,
+        state.env_steps, collect_key, per_env, config.random_steps, low, high)
+    buffer_state = buffer.add(state.buffer,
+                              jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
+    fitted, fit_metrics = trainer.fit(
+        models.TrainerState(state.params.model, state.model_opt), replay.items(buffer_state),
+        replay.valid_mask(buffer_state), fit_key)
+    state = state.replace(params=state.params.replace(model=fitted.model),
+                          model_opt=fitted.opt_state, env_state=env_state, buffer=buffer_state)
+    # Improve the policy through the refitted model once the random phase is over;
+    # updates computed before then are discarded (a vmapped cond would run them anyway).
+    learning = env_steps >= config.random_steps
+    updated, (losses, norms, skipped, value_losses, _) = jax.lax.scan(
+        update, state, jax.random.split(update_key, num_updates))
+    keep = lambda new, old: jnp.where(learning, new, old)
+    state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
+                          policy_opt=jax.tree.map(keep, updated.policy_opt, state.policy_opt),
+                          value_opt=jax.tree.map(keep, updated.value_opt, state.value_opt))
+    skipped_now = jnp.where(learning, skipped.sum(), 0.0)
+    metrics = data.episode_metrics(tr)
+    metrics.update(summarize(losses, norms, skipped, value_losses, learning))
+    metrics['model_holdout_mse'] = fit_metrics['holdout_mse'][fitted.model.elites].mean()
+    state = state.replace(key=key, env_steps=env_steps,
+                          skipped_updates=state.skipped_updates + skipped_now.astype(jnp.int32))
+    return state, metrics
+
+  def make_policy(params: Params, deterministic: bool = True):
+    def act(obs, key):
+      if deterministic:
+        return policy.mode(params.policy, obs)
+      return policy.sample(params.policy, obs, key)
+    return act
+
+  return Agent(init=init, train_chunk=model_chunk if through_model else env_chunk,
+               make_policy=make_policy, steps_per_chunk=config.steps_per_chunk)
