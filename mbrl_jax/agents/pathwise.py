@@ -321,39 +321,28 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   def model_chunk(state: TrainState):
     key, collect_key, fit_key, update_key = jax.random.split(state.key, 4)
 
-    env_state, env_steps, tr = _common.collect(
-        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state.env_state,
-        state.env_steps, collect_key, per_env, config.random_steps, low, high)
-    buffer_state = buffer.add(state.buffer,
-                              jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
-    fitted, fit_metrics = trainer.fit(
-        models.TrainerState(state.params.model, state.model_opt), replay.items(buffer_state),
-        replay.valid_mask(buffer_state), fit_key)
-    state = state.replace(params=state.params.replace(model=fitted.model),
-                          model_opt=fitted.opt_state, env_state=env_state, buffer=buffer_state)
+    state, tr, fit_metrics = _common.collect_and_refit(
+        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state, buffer, trainer,
+        collect_key, fit_key, per_env, config.random_steps, low, high)
+    env_steps = state.env_steps
     # Improve the policy through the refitted model once the random phase is over;
     # updates computed before then are discarded (a vmapped cond would run them anyway).
     learning = env_steps >= config.random_steps
     updated, (losses, norms, skipped, value_losses, _) = jax.lax.scan(
         update, state, jax.random.split(update_key, num_updates))
-    keep = lambda new, old: jnp.where(learning, new, old)
-    state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
-                          policy_opt=jax.tree.map(keep, updated.policy_opt, state.policy_opt),
-                          value_opt=jax.tree.map(keep, updated.value_opt, state.value_opt))
+    state = state.replace(params=_common.keep_if(learning, updated.params, state.params),
+                          policy_opt=_common.keep_if(learning, updated.policy_opt,
+                                                     state.policy_opt),
+                          value_opt=_common.keep_if(learning, updated.value_opt, state.value_opt))
     skipped_now = jnp.where(learning, skipped.sum(), 0.0)
     metrics = data.episode_metrics(tr)
     metrics.update(summarize(losses, norms, skipped, value_losses, learning))
-    metrics['model_holdout_mse'] = fit_metrics['holdout_mse'][fitted.model.elites].mean()
+    metrics['model_holdout_mse'] = fit_metrics['holdout_mse'][state.params.model.elites].mean()
     state = state.replace(key=key, env_steps=env_steps,
                           skipped_updates=state.skipped_updates + skipped_now.astype(jnp.int32))
     return state, metrics
 
-  def make_policy(params: Params, deterministic: bool = True):
-    def act(obs, key):
-      if deterministic:
-        return policy.mode(params.policy, obs)
-      return policy.sample(params.policy, obs, key)
-    return act
+  make_policy = _common.make_policy_fn(policy)
 
   return Agent(init=init, train_chunk=model_chunk if through_model else env_chunk,
                make_policy=make_policy, steps_per_chunk=config.steps_per_chunk)
