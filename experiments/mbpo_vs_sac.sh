@@ -3,7 +3,8 @@
 # (mean eval return of SEEDS seeds vs env steps) on pendulum, cart-pole swing-up and
 # brax/inverted_pendulum, and the ratio of env steps MBPO needs to reach SAC's
 # final return. CSV, PNG and JSON go to OUT.
-# Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 40 min on 2 cores)
+# Then MBPO with MVE targets (H = 3) on pendulum, drawn with the other two.
+# Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 90 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/mbpo_vs_sac}
@@ -27,6 +28,14 @@ while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do
       --baseline="$OUT/sac_$name" --out="$OUT/$name.json"
 done <<'RUNS'
 pendulum|4000|10000| |
-cartpole_swingup|8000|25000| |--config.model.angle_dims=(1,)
+cartpole_swingup|16000|25000| |--config.model.angle_dims=(1,)
 brax/inverted_pendulum|3000|10000|--config.steps_per_chunk=250 --config.random_steps=250|--config.model.learn_termination=True
 RUNS
+
+run --config=experiments/configs/mbpo.py:cpu --env=pendulum --total_steps=4000 \
+    --config.mve_horizon=3 --workdir="$OUT/mbpo_mve_pendulum"
+$PY experiments/plot.py --workdirs="$OUT/mbpo_pendulum,$OUT/mbpo_mve_pendulum,$OUT/sac_pendulum" \
+    --labels="MBPO,MBPO+MVE(H=3),SAC" --title="pendulum: eval return, mean of $SEEDS seeds" \
+    --out="$OUT/pendulum.png" --csv="$OUT/pendulum.csv"
+$PY experiments/steps_to_return.py --candidate="$OUT/mbpo_mve_pendulum" \
+    --baseline="$OUT/sac_pendulum" --out="$OUT/mbpo_mve_pendulum.json"
