@@ -50,6 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from mbrl_jax import models
+
 Params = Any
 
 
@@ -102,18 +104,10 @@ def model_step_fn(ensemble, model, reward_fn: Callable,
   (TS1 for a single particle) and its Gaussian prediction sampled by reparameterization
   (mean + std * noise, noise from the key), or its mean with `sample=False`; the reward
   is `reward_fn(obs, action, next_obs)` of the task."""
-  elite_params = jax.tree.map(lambda p: p[model.elites], model.params)
-  num_elites = int(model.elites.shape[0])
-
   def step(obs, action, key):
     if clip is not None:
       action = clip(action)
-    pred = ensemble.predict(model, obs, action, elite_params)  # [E, target]
-    member_key, noise_key = jax.random.split(key)
-    member = jax.random.randint(member_key, (), 0, num_elites)
-    mean, std = pred.target_mean[member], pred.target_std[member]
-    target = mean + std * jax.random.normal(noise_key, mean.shape, mean.dtype) if sample else mean
-    next_obs, _ = ensemble.next_obs(obs, target)
+    next_obs, _, _ = models.random_elite_step(ensemble, model, obs, action, key, sample)
     return next_obs, reward_fn(obs, action, next_obs)
   return step
 

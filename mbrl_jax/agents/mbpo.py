@@ -216,20 +216,15 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   # --- MVE ------------------------------------------------------------------------------
   def model_step(model, obs, action, key):
-    """One model step through a random elite per transition (TS1 for any batch size)."""
-    member_key, noise_key = jax.random.split(key)
-    elite_params = jax.tree.map(lambda p: p[model.elites], model.params)
-    pred = ensemble.predict(model, obs, action, elite_params)  # [E, B, ...]
-    member = jax.random.randint(member_key, obs.shape[:1], 0, ensemble.num_elites)
-    pick = lambda x: jnp.take_along_axis(x, member[None, :, None], axis=0)[0]
-    mean, std = pick(pred.target_mean), pick(pred.target_std)
-    target = mean + std * jax.random.normal(noise_key, mean.shape)
-    next_obs, learned_reward = ensemble.next_obs(obs, target)
+    """One model step of a batch, each transition through its own random elite."""
+    keys = jax.random.split(key, obs.shape[0])
+    next_obs, learned_reward, logit = jax.vmap(
+        lambda o, a, k: models.random_elite_step(ensemble, model, o, a, k))(obs, action, keys)
     reward = learned_reward if reward_fn is None else reward_fn(obs, action, next_obs)
     if termination_fn is not None:
       ended = termination_fn(obs, action, next_obs)
-    elif pred.termination_logit is not None:
-      ended = (pick(pred.termination_logit[..., None])[..., 0] > 0).astype(obs.dtype)
+    elif logit is not None:
+      ended = (logit > 0).astype(obs.dtype)
     else:
       ended = jnp.zeros(obs.shape[:1], obs.dtype)
     return next_obs, reward, ended

@@ -137,3 +137,20 @@ def rollout(ensemble: Ensemble, model: ModelState, key: jax.Array, start_obs: ja
   return ModelRollout(
       obs=jnp.concatenate([obs0[..., None, :], time_last(obs)], axis=-2),
       actions=time_last(acts), rewards=time_last(rewards), dones=time_last(dones))
+
+
+def random_elite_step(ensemble: Ensemble, model: ModelState, obs: jax.Array, action: jax.Array,
+                      key: jax.Array, sample: bool = True):
+  """One transition (obs [obs], action [act]) through a uniformly random elite (TS1 for
+  a single particle), its Gaussian output sampled by reparameterization, or its mean
+  with `sample=False`. vmap it for a batch. Returns (next_obs, learned reward or None,
+  termination logit or None)."""
+  elite_params = jax.tree.map(lambda p: p[model.elites], model.params)
+  pred = ensemble.predict(model, obs, action, elite_params)  # [elites, ...]
+  member_key, noise_key = jax.random.split(key)
+  member = jax.random.randint(member_key, (), 0, ensemble.num_elites)
+  mean, std = pred.target_mean[member], pred.target_std[member]
+  target = mean + std * jax.random.normal(noise_key, mean.shape, mean.dtype) if sample else mean
+  next_obs, reward = ensemble.next_obs(obs, target)
+  logit = None if pred.termination_logit is None else pred.termination_logit[member]
+  return next_obs, reward, logit

@@ -54,6 +54,16 @@ def test_ts1_draws_a_random_elite_per_particle_each_step():
   assert np.any(used[:, 1:] != used[:, :-1])  # particles change member
 
 
+def test_random_elite_step_uses_only_elites_uniformly():
+  ensemble, model = labelled_ensemble()
+  step = jax.vmap(lambda k: models.random_elite_step(ensemble, model, jnp.zeros(2),
+                                                     jnp.zeros(1), k)[0])
+  moved = np.asarray(step(jax.random.split(jax.random.PRNGKey(0), 2000)))[:, 0]
+  used = np.rint(moved).astype(int) - 1
+  counts = np.bincount(used, minlength=4)
+  assert counts[[0, 2]].sum() == 0 and abs(counts[3] - counts[1]) < 200  # 1000 +- 4.5 sd
+
+
 def test_tsinf_keeps_one_member_per_particle():
   used = members_used(run('tsinf', num=8, horizon=10))
   expected = np.array(ELITES)[np.arange(8) % 2]
