@@ -2,12 +2,11 @@
 
 A tanh-squashed Gaussian policy acting within the env's action bounds (brax's
 policy MLP and NormalTanhDistribution), a state-value MLP, and the guarded
-optimizer step: a gradient with any NaN or inf entry is not applied, and the
-caller counts it.
+optimizer step of mbrl_jax.guards (re-exported here): a gradient with any NaN or
+inf entry is not applied, and the caller counts it.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import flax.linen as nn
 import jax
@@ -17,6 +16,7 @@ from brax.training import distribution, networks
 
 from mbrl_jax import data, models
 from mbrl_jax.data import replay
+from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
 
 ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh, 'silu': nn.silu}
 NO_NORMALIZER = ()  # brax's networks take normalizer params; we feed raw observations
@@ -79,30 +79,6 @@ def make_value_network(obs_size: int, hidden_sizes: Sequence[int], activation: s
   net = networks.make_value_network(obs_size, hidden_layer_sizes=tuple(hidden_sizes),
                                     activation=ACTIVATIONS[activation])
   return net.init, lambda params, obs: net.apply(NO_NORMALIZER, params, obs)
-
-
-def all_finite(tree) -> jax.Array:
-  """True when every entry of every leaf is finite."""
-  leaves = jax.tree.leaves(tree)
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
-
-
-def apply_if_finite(optimizer: optax.GradientTransformation, params: Any, opt_state: Any,
-                    grads: Any) -> tuple[Any, Any, jax.Array, jax.Array]:
-  """One optimizer step, unless a gradient entry is NaN or inf: then params and
-  optimizer state stay as they were (a select on the trees, not a cond, since
-  under a vmap over seeds a cond turns into a select anyway).
-
-  Returns (params, opt_state, skipped (1.0 where skipped), the gradient's global norm
-  before any clipping the optimizer does).
-  """
-  finite = all_finite(grads)
-  safe = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)  # keep NaN out of Adam
-  updates, new_opt = optimizer.update(safe, opt_state, params)
-  new_params = optax.apply_updates(params, updates)
-  keep = lambda new, old: jnp.where(finite, new, old)
-  return (jax.tree.map(keep, new_params, params), jax.tree.map(keep, new_opt, opt_state),
-          1.0 - finite.astype(jnp.float32), optax.tree.norm(grads))
 
 
 def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.GradientTransformation:
@@ -171,11 +147,6 @@ def collect_and_refit(env, act: Callable, state, buffer, trainer, collect_key, f
                         model_opt=fitted.opt_state, env_state=env_state, env_steps=env_steps,
                         buffer=buffer_state)
   return state, tr, fit_metrics
-
-
-def keep_if(condition, new, old):
-  """`new` where condition holds, else `old`, leaf by leaf (a select, not a cond)."""
-  return jax.tree.map(lambda n, o: jnp.where(condition, n, o), new, old)
 
 
 def make_policy_fn(policy: TanhGaussianPolicy):

@@ -13,11 +13,15 @@ MVE (Feinberg et al. 2018), `mve_horizon` H > 0: the critic regresses on H-step
 model-based soft targets, at the batch transition and at the H states imagined
 after it (TD-k), instead of the one-step soft TD target.
 
+A SAC update or a model minibatch step with a NaN or inf loss or gradient is
+skipped and counted (`skipped_updates`, `model_skipped_updates`).
+
 Everything runs inside the compiled `train_chunk`. Updates and refits are gated by
 traced trip counts (while loops), not `lax.cond`, because under the runner's vmap
 over seeds a cond computes both branches.
 """
 
+import functools
 from typing import Any
 
 import flax
@@ -75,6 +79,8 @@ class TrainState:
   pool: ModelPool
   key: jax.Array
   env_steps: jax.Array
+  skipped_updates: jax.Array        # SAC updates skipped for a non-finite loss or gradient
+  model_skipped_updates: jax.Array  # model minibatch steps skipped, likewise
 
 
 def add_to_pool(pool: ModelPool, transitions, count) -> ModelPool:
@@ -107,15 +113,66 @@ def mve_targets(rewards, terminals, entropy_bonus, end_value, discount):
   """Soft H-step targets y_0..y_H of a trajectory s_0, a_0, ..., s_H, a_H, s_{H+1}:
   y_i = r_i + discount (1 - d_i) (y_{i+1} + entropy_bonus_{i+1}), with
   y_{H+1} + bonus_{H+1} = end_value, the target critics' soft value of s_{H+1}.
-  rewards, terminals, entropy_bonus (-alpha log pi(a_i | s_i); index 0 unused): [H + 1, B]."""
+  rewards, terminals (0 or 1), entropy_bonus (-alpha log pi(a_i | s_i); index 0
+  unused): [H + 1, B]. Nothing after a terminal step reaches its target, not even a
+  NaN or inf (a select, not a product with 1 - d_i)."""
   def backward(next_value, inputs):
     reward, terminal, bonus = inputs
-    value = reward + discount * (1.0 - terminal) * next_value
+    value = reward + jnp.where(terminal > 0, 0.0, discount * next_value)
     return value + bonus, value
 
   _, targets = jax.lax.scan(backward, end_value, (rewards, terminals, entropy_bonus),
                             reverse=True)
   return targets
+
+
+def make_mve_critic_loss(learner: sac.Learner, model_step, horizon: int, discount: float,
+                         reward_scaling: float):
+  """MVE's critic loss for sac's update: loss(q, policy, target_q, alpha, batch, key).
+
+  model_step(obs [B, obs], action [B, act] in the env's bounds, key) -> (next_obs,
+  reward, ended) is one imagined step of a batch. From each batch transition's
+  next_obs the policy imagines `horizon` steps; the critics regress, at the batch
+  transition and at each imagined state, on the soft TD-k targets of mve_targets.
+  A state imagined after a termination, or after a terminal batch transition, weighs
+  0 and whatever it holds (even NaN) reaches neither a target nor a gradient; the
+  mean is over all (H + 1) x B x 2 entries, so H = 0 is brax's one-step loss.
+  """
+  def loss(q_params, policy_params, target_q_params, alpha, batch, key):
+    alpha = jax.lax.stop_gradient(alpha)
+
+    def imagine(carry, k):
+      obs, alive = carry
+      act_key, step_key = jax.random.split(k)
+      action, log_prob = learner.sample_action(policy_params, obs, act_key)
+      next_obs, reward, ended = model_step(obs, learner.to_env(action), step_key)
+      return (next_obs, alive * (1 - ended)), (obs, action, log_prob, reward, alive, ended)
+
+    first_terminal = batch.done * (1.0 - batch.truncation)
+    last_key, key = jax.random.split(key)
+    (obs_end, _), (obs, actions, log_probs, rewards, alive, ended) = jax.lax.scan(
+        imagine, (batch.next_obs, 1.0 - first_terminal), jax.random.split(key, horizon))
+    obs, actions, log_probs, rewards, alive, ended = jax.lax.stop_gradient(
+        (obs, actions, log_probs, rewards, alive, ended))
+    end_action, end_log_prob = learner.sample_action(policy_params, obs_end, last_key)
+    end_value = (learner.q_values(target_q_params, obs_end, end_action).min(-1)
+                 - alpha * end_log_prob)
+    targets = mve_targets(
+        rewards=jnp.concatenate([batch.reward[None], rewards], 0) * reward_scaling,
+        terminals=jnp.concatenate([first_terminal[None], ended * alive], 0),
+        entropy_bonus=jnp.concatenate([jnp.zeros_like(log_probs[:1]), -alpha * log_probs], 0),
+        end_value=end_value, discount=discount)
+    targets = jax.lax.stop_gradient(targets)
+    live = jnp.concatenate([jnp.ones_like(alive[:1]), alive], 0)[..., None] > 0
+    # States past an end are zeroed before the critics see them, so a NaN there
+    # cannot reach the gradient through the masked entries.
+    all_obs = jnp.where(live, jnp.concatenate([batch.obs[None], obs], 0), 0.0)
+    all_actions = jnp.where(
+        live, jnp.concatenate([learner.from_env(batch.action)[None], actions], 0), 0.0)
+    q = learner.q_values(q_params, all_obs, all_actions)  # [H + 1, B, 2]
+    error = jnp.where(live, q - targets[..., None], 0.0)
+    return 0.5 * jnp.mean(jnp.square(error))
+  return loss
 
 
 def _validate(config, env):
@@ -183,7 +240,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                       sac_opt=learner_state.opt, model_opt=trainer_state.opt_state,
                       env_state=data.reset(env, env_key, config.num_envs),
                       buffer=buffer.init(example), pool=pool, key=key,
-                      env_steps=jnp.zeros((), jnp.int32))
+                      env_steps=jnp.zeros((), jnp.int32),
+                      skipped_updates=jnp.zeros((), jnp.int32),
+                      model_skipped_updates=jnp.zeros((), jnp.int32))
 
   # --- model data ---------------------------------------------------------------------
   def branch_rollouts(model, policy_params, real, key, length):
@@ -229,86 +288,53 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       ended = jnp.zeros(obs.shape[:1], obs.dtype)
     return next_obs, reward, ended
 
-  def mve_critic_loss(model):
-    horizon, gamma = config.mve_horizon, config.discount
-
-    def loss(q_params, policy_params, target_q_params, alpha, batch, key):
-      alpha = jax.lax.stop_gradient(alpha)
-
-      def imagine(carry, k):
-        obs, alive = carry
-        act_key, step_key = jax.random.split(k)
-        action, log_prob = learner.sample_action(policy_params, obs, act_key)
-        next_obs, reward, ended = model_step(model, obs, learner.to_env(action), step_key)
-        return (next_obs, alive * (1 - ended)), (obs, action, log_prob, reward, alive, ended)
-
-      first_terminal = batch.done * (1.0 - batch.truncation)
-      last_key, key = jax.random.split(key)
-      (obs_end, _), (obs, actions, log_probs, rewards, alive, ended) = jax.lax.scan(
-          imagine, (batch.next_obs, 1.0 - first_terminal), jax.random.split(key, horizon))
-      obs, actions, log_probs, rewards, alive, ended = jax.lax.stop_gradient(
-          (obs, actions, log_probs, rewards, alive, ended))
-      end_action, end_log_prob = learner.sample_action(policy_params, obs_end, last_key)
-      end_value = (learner.q_values(target_q_params, obs_end, end_action).min(-1)
-                   - alpha * end_log_prob)
-      scale = config.reward_scaling
-      targets = mve_targets(
-          rewards=jnp.concatenate([batch.reward[None], rewards], 0) * scale,
-          terminals=jnp.concatenate([first_terminal[None], ended * alive], 0),
-          entropy_bonus=jnp.concatenate([jnp.zeros_like(log_probs[:1]), -alpha * log_probs], 0),
-          end_value=end_value, discount=gamma)
-      targets = jax.lax.stop_gradient(targets)
-      all_obs = jnp.concatenate([batch.obs[None], obs], 0)
-      all_actions = jnp.concatenate([learner.from_env(batch.action)[None], actions], 0)
-      weight = jnp.concatenate([jnp.ones_like(alive[:1]), alive], 0)  # skip states past an end
-      q = learner.q_values(q_params, all_obs, all_actions)  # [H + 1, B, 2]
-      error = (q - targets[..., None]) * weight[..., None]
-      return 0.5 * jnp.mean(jnp.square(error))
-    return loss
-
   # --- the loop -------------------------------------------------------------------------
   def segment(state: TrainState, _):
     """Refit, branch rollouts, then retrain_every real steps with G updates each."""
     key, fit_key, rollout_key, steps_key = jax.random.split(state.key, 4)
     learning = state.env_steps >= config.random_steps
     fitted, fit_metrics = trainer.fit(
-        models.TrainerState(state.params.model, state.model_opt), replay.items(state.buffer),
-        replay.valid_mask(state.buffer), fit_key, learning)
+        models.TrainerState(state.params.model, state.model_opt, state.model_skipped_updates),
+        replay.items(state.buffer), replay.valid_mask(state.buffer), fit_key, learning)
     model = fitted.model
     length = rollout_length(tuple(config.rollout_schedule), state.env_steps, config.epoch_length)
     transitions, count = branch_rollouts(model, state.params.policy.policy, state.buffer,
                                          rollout_key, length)
     pool = add_to_pool(state.pool, transitions, count)
     pool = jax.tree.map(lambda new, old: jnp.where(learning, new, old), pool, state.pool)
-    critic_loss = mve_critic_loss(model) if config.mve_horizon else None
+    critic_loss = (make_mve_critic_loss(learner, functools.partial(model_step, model),
+                                        config.mve_horizon, config.discount,
+                                        config.reward_scaling)
+                   if config.mve_horizon else None)
     num_updates = jnp.where(learning & (pool.counts.sum() > 0),
                             config.updates_per_step * config.num_envs, 0)
 
     def env_step(carry, step_key):
-      learner_state, env_state, real, env_steps, _ = carry
+      learner_state, env_state, real, env_steps = carry
       act_key, update_key = jax.random.split(step_key)
       env_state, transition = sac.act(env, learner, learner_state.params, env_state, act_key,
                                       env_steps < config.random_steps, low, high)
       real = buffer.add(real, transition)
 
       def update(i, inner):
-        learner_state, _ = inner
+        learner_state, _, skipped = inner
         real_key, model_key, k = jax.random.split(jax.random.fold_in(update_key, i), 3)
         batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]),
                              sample_real(real, real_key, real_batch),
                              sample_pool(pool, model_key, model_batch))
-        return learner.update(learner_state, batch, k, critic_loss)
+        learner_state, losses = learner.update(learner_state, batch, k, critic_loss)
+        skipped = skipped + losses.pop('skipped_updates')
+        return learner_state, losses, skipped
 
       no_losses = {k: jnp.full((), jnp.nan) for k in LOSS_NAMES}
-      learner_state, losses = jax.lax.fori_loop(0, num_updates, update,
-                                                (learner_state, no_losses))
-      carry = (learner_state, env_state, real, env_steps + config.num_envs, losses)
-      return carry, (transition, losses)
+      learner_state, losses, skipped = jax.lax.fori_loop(
+          0, num_updates, update, (learner_state, no_losses, jnp.zeros(())))
+      carry = (learner_state, env_state, real, env_steps + config.num_envs)
+      return carry, (transition, losses, skipped)
 
-    no_losses = {k: jnp.full((), jnp.nan) for k in LOSS_NAMES}
     carry = (sac.LearnerState(state.params.policy, state.sac_opt), state.env_state,
-             state.buffer, state.env_steps, no_losses)
-    (learner_state, env_state, real, env_steps, _), (tr, losses) = jax.lax.scan(
+             state.buffer, state.env_steps)
+    (learner_state, env_state, real, env_steps), (tr, losses, skipped) = jax.lax.scan(
         env_step, carry, jax.random.split(steps_key, steps_per_segment))
     elite_mse = fit_metrics['holdout_mse'][model.elites].mean()
     metrics = {
@@ -317,17 +343,23 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         'rollout_length': jnp.where(learning, length, 0),
         'model_pool_size': pool.counts.sum(),
         **{k: jnp.nanmean(v) for k, v in losses.items()}}
+    counts = {'skipped_updates': skipped.sum(),
+              'model_skipped_updates': fit_metrics['skipped_updates'].astype(jnp.float32)}
     state = TrainState(params=MBPOParams(learner_state.params, model),
                        sac_opt=learner_state.opt, model_opt=fitted.opt_state,
                        env_state=env_state, buffer=real, pool=pool, key=key,
-                       env_steps=env_steps)
-    return state, (tr, metrics)
+                       env_steps=env_steps,
+                       skipped_updates=state.skipped_updates + skipped.sum().astype(jnp.int32),
+                       model_skipped_updates=fitted.skipped_updates)
+    return state, (tr, metrics, counts)
 
   def train_chunk(state: TrainState):
-    state, (tr, segment_metrics) = jax.lax.scan(segment, state, None, length=segments_per_chunk)
+    state, (tr, segment_metrics, counts) = jax.lax.scan(segment, state, None,
+                                                        length=segments_per_chunk)
     metrics = data.episode_metrics(tr)
     metrics.update({k: jnp.nanmean(v) if v.dtype.kind == 'f' else v[-1]
                     for k, v in segment_metrics.items()})
+    metrics.update({k: v.sum() for k, v in counts.items()})  # in this chunk
     return state, metrics
 
   return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,

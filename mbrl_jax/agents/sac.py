@@ -5,7 +5,9 @@ entropy tuning; the networks, distribution and losses are brax.training's SAC
 pieces. Differences from brax's own trainer: transitions keep the true next
 observation at time limits (our auto-reset), so a truncated transition is
 bootstrapped rather than dropped, and everything (acting, replay, updates) runs
-inside the compiled `train_chunk` of the agent contract.
+inside the compiled `train_chunk` of the agent contract. An update with a NaN or
+inf loss or gradient is skipped as a whole (params and optimizer states kept) and
+counted in `skipped_updates`.
 """
 
 from typing import Any, Callable, NamedTuple, Tuple
@@ -22,6 +24,7 @@ from brax.training.agents.sac import networks as sac_networks
 from mbrl_jax import data
 from mbrl_jax.agents.base import Agent, check, check_positive
 from mbrl_jax.data import replay
+from mbrl_jax.guards import all_finite, keep_if
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -69,6 +72,7 @@ class TrainState:
   buffer: replay.BufferState
   key: jax.Array
   env_steps: jax.Array
+  skipped_updates: jax.Array  # updates skipped for a non-finite loss or gradient
 
 
 class Learner(NamedTuple):
@@ -147,7 +151,9 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
     """One SAC step on a batch (env-bound actions): temperature, critics, actor, targets.
 
     critic_loss_fn(q, policy, target_q, alpha, batch, key) replaces the one-step
-    soft TD loss (MBPO's MVE targets)."""
+    soft TD loss (MBPO's MVE targets). If any of the three losses or gradients has
+    a NaN or inf entry, the whole step is skipped: the state comes back unchanged
+    and the metric `skipped_updates` is 1."""
     alpha_key, critic_key, actor_key = jax.random.split(key, 3)
     terminal = batch.done * (1.0 - batch.truncation)
     transitions = brax_types.Transition(
@@ -175,8 +181,10 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
     target_q = optax.incremental_update(q, p.target_q, config.tau)
     new = LearnerState(SACParams(policy=policy, q=q, target_q=target_q, log_alpha=log_alpha),
                        SACOptState(policy=policy_opt, q=q_opt, alpha=alpha_opt))
-    return new, {'critic_loss': c_loss, 'actor_loss': p_loss, 'alpha_loss': a_loss,
-                 'alpha': alpha}
+    finite = all_finite((a_loss, a_grad, c_loss, c_grad, p_loss, p_grad))
+    return keep_if(finite, new, state), {
+        'critic_loss': c_loss, 'actor_loss': p_loss, 'alpha_loss': a_loss, 'alpha': alpha,
+        'skipped_updates': 1.0 - finite.astype(jnp.float32)}
 
   return Learner(init=init, update=update, make_policy=make_policy,
                  sample_action=sample_action, q_values=q_values, to_env=to_env,
@@ -206,7 +214,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     return TrainState(params=learner_state.params, opt=learner_state.opt,
                       env_state=data.reset(env, env_key, config.num_envs),
                       buffer=buffer.init(data.example_transition(env)), key=key,
-                      env_steps=jnp.zeros((), jnp.int32))
+                      env_steps=jnp.zeros((), jnp.int32),
+                      skipped_updates=jnp.zeros((), jnp.int32))
 
   def env_step(state: TrainState, _):
     key, act_key, update_key = jax.random.split(state.key, 3)
@@ -226,15 +235,17 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     updated, losses = jax.lax.scan(
         update, LearnerState(state.params, state.opt),
         jax.random.split(update_key, config.updates_per_step * config.num_envs))
-    keep = lambda new, old: jnp.where(learning, new, old)
-    state = state.replace(params=jax.tree.map(keep, updated.params, state.params),
-                          opt=jax.tree.map(keep, updated.opt, state.opt))
-    return state, (transition, jax.tree.map(lambda x: x[-1], losses))
+    skipped = jnp.where(learning, losses.pop('skipped_updates').sum(), 0.0)
+    state = state.replace(params=keep_if(learning, updated.params, state.params),
+                          opt=keep_if(learning, updated.opt, state.opt),
+                          skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
+    return state, (transition, jax.tree.map(lambda x: x[-1], losses), skipped)
 
   def train_chunk(state: TrainState):
-    state, (tr, losses) = jax.lax.scan(env_step, state, None, length=per_env)
+    state, (tr, losses, skipped) = jax.lax.scan(env_step, state, None, length=per_env)
     metrics = data.episode_metrics(tr)
-    metrics.update({k: v.mean() for k, v in losses.items()})
+    metrics.update({k: jnp.nanmean(v) for k, v in losses.items()})
+    metrics['skipped_updates'] = skipped.sum()  # in this chunk; the state keeps the total
     return state, metrics
 
   return Agent(init=init, train_chunk=train_chunk, make_policy=learner.make_policy,

@@ -5,7 +5,8 @@ The dataset is a fixed-size pytree of transitions with a validity mask (a replay
 buffer's slots), so `fit` has static shapes and runs inside a compiled training
 chunk. Its cost follows the data actually held: an epoch is n_train / batch_size
 minibatches (a loop with a traced trip count), each member drawing its batch from
-its own bootstrap sample of the training split.
+its own bootstrap sample of the training split. A minibatch step whose loss or
+gradient is not finite is skipped (params and optimizer state kept) and counted.
 """
 
 from typing import Any, Dict, Tuple
@@ -17,6 +18,7 @@ import optax
 
 from mbrl_jax.agents.base import check
 from mbrl_jax.data import normalizer
+from mbrl_jax.guards import apply_if_finite
 from mbrl_jax.models.ensemble import Ensemble, ModelState
 
 
@@ -24,6 +26,7 @@ from mbrl_jax.models.ensemble import Ensemble, ModelState
 class TrainerState:
   model: ModelState
   opt_state: Any
+  skipped_updates: Any = 0  # minibatch steps skipped for a non-finite loss or gradient
 
 
 def _kernels_only(params):
@@ -51,7 +54,8 @@ class Trainer:
 
   def init(self, key: jax.Array) -> TrainerState:
     model = self.ensemble.init(key)
-    return TrainerState(model=model, opt_state=self.optimizer.init(model.params))
+    return TrainerState(model=model, opt_state=self.optimizer.init(model.params),
+                        skipped_updates=jnp.zeros((), jnp.int32))
 
   # --- losses in normalized target space ------------------------------------------
   def _member_loss(self, params, x, y, terminal, weight):
@@ -71,15 +75,20 @@ class Trainer:
     return loss
 
   def update(self, params, opt_state, x, y, terminal):
-    """One Adam(W) step of every member on its own batch x [M, B, in], y [M, B, out]."""
+    """One Adam(W) step of every member on its own batch x [M, B, in], y [M, B, out].
+
+    Returns (params, opt_state, per-member losses, skipped): skipped is 1 when a
+    loss or gradient entry was NaN or inf, and then params and opt_state are the
+    ones given (one step for all members, as they share the optimizer's count)."""
     def total_loss(params):
       weight = jnp.ones(x.shape[:2], jnp.float32)
       losses = jax.vmap(self._member_loss)(params, x, y, terminal, weight)
       return losses.sum(), losses
 
     (_, losses), grads = jax.value_and_grad(total_loss, has_aux=True)(params)
-    updates, opt_state = self.optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, losses
+    params, opt_state, skipped, _ = apply_if_finite(self.optimizer, params, opt_state, grads,
+                                                    losses)
+    return params, opt_state, losses, skipped.astype(jnp.int32)
 
   def holdout_scores(self, model: ModelState, x, y, weight) -> Dict[str, jax.Array]:
     """Per-member MSE and Gaussian NLL (per dimension) of normalized targets."""
@@ -102,7 +111,9 @@ class Trainer:
     Normalizers are refitted to the data; training continues from the current
     params and optimizer state. Returns per-member holdout scores of the kept
     (best) params and `holdout_mse_history` [max_epochs, members] (NaN after the
-    last epoch run); with fewer than 2 valid transitions, or `enabled` false (a
+    last epoch run), and `skipped_updates`, the minibatch steps skipped for a
+    non-finite loss or gradient in this fit (also added to the state's count). With
+    fewer than 2 valid transitions, or `enabled` false (a
     traced bool: agents decide inside their compiled chunk whether to refit), the
     epoch loop does not run and nothing changes.
     """
@@ -137,19 +148,20 @@ class Trainer:
     num_batches = (n_train + batch - 1) // batch
 
     def minibatch(i, carry):
-      params, opt_state, key, _ = carry
+      params, opt_state, key, _, skipped = carry
       key, draw_key = jax.random.split(key)
       pos = jax.random.randint(draw_key, (num_members, batch), 0, n_train)
       idx = jnp.take_along_axis(boot, pos, axis=1)
-      params, opt_state, losses = self.update(params, opt_state, x_all[idx], y_all[idx],
-                                              terminal[idx])
-      return params, opt_state, key, losses
+      params, opt_state, losses, skip = self.update(params, opt_state, x_all[idx], y_all[idx],
+                                                    terminal[idx])
+      return params, opt_state, key, losses, skipped + skip
 
     def epoch(carry):
-      params, opt_state, best, best_mse, since, count, key, _, history = carry
+      params, opt_state, best, best_mse, since, count, key, _, history, skipped = carry
       key, epoch_key = jax.random.split(key)
-      params, opt_state, _, losses = jax.lax.fori_loop(
-          0, num_batches, minibatch, (params, opt_state, epoch_key, jnp.zeros(num_members)))
+      params, opt_state, _, losses, skipped = jax.lax.fori_loop(
+          0, num_batches, minibatch,
+          (params, opt_state, epoch_key, jnp.zeros(num_members), skipped))
       mse = self.holdout_scores(model.replace(params=params), hold_x, hold_y,
                                 hold_weight)['mse']
       improved = mse < best_mse * (1.0 - config.improvement_threshold)
@@ -159,7 +171,7 @@ class Trainer:
       best_mse = jnp.where(improved, mse, best_mse)
       since = jnp.where(improved.any(), 0, since + 1)
       history = history.at[count].set(mse)
-      return params, opt_state, best, best_mse, since, count + 1, key, losses, history
+      return params, opt_state, best, best_mse, since, count + 1, key, losses, history, skipped
 
     def keep_going(carry):
       since, count = carry[4], carry[5]
@@ -167,16 +179,17 @@ class Trainer:
 
     start = (model.params, state.opt_state, model.params, jnp.full(num_members, jnp.inf),
              jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), key, jnp.zeros(num_members),
-             jnp.full((config.max_epochs, num_members), jnp.nan))
-    _, opt_state, best, _, _, epochs, _, train_losses, history = jax.lax.while_loop(
+             jnp.full((config.max_epochs, num_members), jnp.nan), jnp.zeros((), jnp.int32))
+    _, opt_state, best, _, _, epochs, _, train_losses, history, skipped = jax.lax.while_loop(
         keep_going, epoch, start)
     model = model.replace(params=best)
     scores = self.holdout_scores(model, hold_x, hold_y, hold_weight)
     model = model.replace(elites=jnp.argsort(scores['mse'])[:ens.num_elites])
     metrics = {f'holdout_{k}': v for k, v in scores.items()}
     metrics.update(epochs=epochs, train_loss=train_losses, num_train=n_train,
-                   num_holdout=n_holdout, holdout_mse_history=history)
-    fitted = TrainerState(model=model, opt_state=opt_state)
+                   num_holdout=n_holdout, holdout_mse_history=history, skipped_updates=skipped)
+    fitted = TrainerState(model=model, opt_state=opt_state,
+                          skipped_updates=state.skipped_updates + skipped)
     unchanged = ~go
     fitted = jax.tree.map(lambda old, new: jnp.where(unchanged, old, new), state, fitted)
     return fitted, metrics

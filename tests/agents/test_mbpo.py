@@ -1,5 +1,6 @@
 """MBPO: its pieces against reference formulas, fewer env steps than SAC on the
-pendulum, one trace per run and an exact resume under the runner."""
+pendulum, one trace per run and an exact resume under the runner, non-finite
+losses skipped and counted."""
 
 import json
 
@@ -12,6 +13,7 @@ from scipy import stats
 from mbrl_jax import agents, data, envs, runner
 from mbrl_jax.agents import mbpo, sac
 from mbrl_jax.evaluation import make_evaluator
+from tests.agents.test_sac import NanReward
 from tests.helpers import assert_trees_equal, metric_rows
 
 
@@ -51,6 +53,100 @@ def test_mve_targets_equal_the_unrolled_sum():
       cont = cont * (1.0 - terminals[k])
     expected += gamma**(horizon + 1 - i) * cont * end_value
     np.testing.assert_allclose(np.asarray(got[i]), expected, rtol=1e-5, atol=1e-5)
+
+
+# --- the MVE critic loss against a hand computation ----------------------------------
+# A fake world whose observation is (tag, t): the model steps t -> t + 1. Item 1 ends at
+# the imagined step from t = 2 and item 2's batch transition is terminal; whatever the
+# model imagines after an end is NaN (next obs and reward), which must not matter.
+END_T = 3
+
+
+def fake_policy(params, obs, key):
+  del params, key
+  action = jnp.tanh(0.3 * obs[..., 1:] - 0.2 * obs[..., :1])
+  return action, -0.5 * obs[..., 1] - 0.2 * obs[..., 0] + 0.1
+
+
+def fake_q(params, obs, action):  # linear in (tag, t, action, 1): [..., 2]
+  features = jnp.concatenate([obs, action, jnp.ones_like(action)], -1)
+  return features @ params.T
+
+
+def fake_model_step(obs, action, key):
+  del key
+  tag, t = obs[..., 0], obs[..., 1]
+  junk = ((tag == 1) & (t >= END_T)) | (tag == 2)
+  next_obs = jnp.where(junk[..., None], jnp.nan, obs + jnp.array([0.0, 1.0]))
+  reward = jnp.where(junk, jnp.nan, 1.0 + tag + 0.5 * t + action[..., 0])
+  ended = ((tag == 1) & (t + 1 == END_T)).astype(jnp.float32)
+  return next_obs, reward, ended
+
+
+def expected_mve_loss(batch, q, target_q, alpha, gamma, scale, horizon):
+  """Loss and its gradient in q, from forward sums over the live part of each
+  trajectory: y_i = sum_{j=i}^{m} g^{j-i} (scale r_j + [j > i] bonus_j)
+  (+ g^{H+1-i} V(s_{H+1}) without an end), m the end step (or H)."""
+  to_env = lambda a: 2.0 * a + 1.0
+  loss, grad = 0.0, np.zeros_like(q)
+  num_items = batch.obs.shape[0]
+  count = (horizon + 1) * num_items * 2
+  for b in range(num_items):
+    s = np.asarray(batch.obs[b])
+    a0 = (np.asarray(batch.action[b]) - 1.0) / 2.0
+    features = [np.concatenate([s, a0, [1.0]])]
+    rewards, bonuses = [scale * float(batch.reward[b])], [0.0]
+    end = 0 if batch.done[b] and not batch.truncation[b] else None
+    s = np.asarray(batch.next_obs[b])
+    for i in range(1, horizon + 1):
+      if end is not None:
+        break
+      a, log_prob = (np.asarray(x) for x in fake_policy(None, s, None))
+      features.append(np.concatenate([s, a, [1.0]]))
+      next_s, r, e = (np.asarray(x) for x in fake_model_step(s, to_env(a), None))
+      rewards.append(scale * float(r))
+      bonuses.append(-alpha * float(log_prob))
+      end = i if e > 0 else None
+      s = next_s
+    last = end if end is not None else horizon
+    tail = 0.0
+    if end is None:
+      a, log_prob = (np.asarray(x) for x in fake_policy(None, s, None))
+      tail = (np.concatenate([s, a, [1.0]]) @ target_q.T).min() - alpha * float(log_prob)
+    for i in range(last + 1):
+      y = sum(gamma**(j - i) * (rewards[j] + (bonuses[j] if j > i else 0.0))
+              for j in range(i, last + 1)) + gamma**(horizon + 1 - i) * tail
+      error = features[i] @ q.T - y
+      loss += 0.5 * np.sum(error**2) / count
+      grad += np.outer(error, features[i]) / count
+  return loss, grad
+
+
+def test_mve_critic_loss_masks_after_ends_and_bootstraps_only_without_one():
+  """Four items: no end; an end at imagined step 2 (states after it masked); a
+  terminal batch transition (target r0, every imagined state masked); a time-limit
+  end of the batch transition (not terminal: bootstraps as the first)."""
+  horizon, gamma, scale, alpha = 3, 0.9, 2.0, 0.3
+  learner = sac.Learner(init=None, update=None, make_policy=None, sample_action=fake_policy,
+                        q_values=fake_q, to_env=lambda a: 2.0 * a + 1.0,
+                        from_env=lambda a: (a - 1.0) / 2.0)
+  loss_fn = mbpo.make_mve_critic_loss(learner, fake_model_step, horizon, gamma, scale)
+  tags = jnp.arange(4.0)
+  obs = jnp.stack([tags, jnp.zeros(4)], -1)
+  batch = data.Transition(obs=obs, action=jnp.array([[0.5], [1.5], [2.0], [0.8]]),
+                          reward=jnp.array([0.7, -0.4, 1.3, 0.2]),
+                          next_obs=obs + jnp.array([0.0, 1.0]),
+                          done=jnp.array([0.0, 0.0, 1.0, 1.0]),
+                          truncation=jnp.array([0.0, 0.0, 0.0, 1.0]),
+                          episode_return=jnp.zeros(4))
+  q = jnp.array([[0.3, -0.2, 0.5, 1.0], [-0.1, 0.4, 0.2, -0.5]])
+  target_q = jnp.array([[0.2, 0.1, -0.3, 0.6], [0.5, -0.3, 0.1, 0.4]])
+  loss, grad = jax.value_and_grad(loss_fn)(q, None, target_q, jnp.float32(alpha), batch,
+                                           jax.random.PRNGKey(0))
+  want_loss, want_grad = expected_mve_loss(batch, np.asarray(q), np.asarray(target_q), alpha,
+                                           gamma, scale, horizon)
+  np.testing.assert_allclose(float(loss), want_loss, rtol=1e-5)
+  np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-5, atol=1e-6)
 
 
 def test_pool_samples_uniformly_from_valid_transitions_only():
@@ -138,3 +234,29 @@ def test_brax_env_needs_a_learned_reward():
   config.model.learn_reward = False
   with pytest.raises(ValueError, match='has no reward function'):
     mbpo.make(config, envs.make('brax/inverted_pendulum'))
+
+
+def test_nan_rewards_skip_and_count_every_sac_and_model_step_under_vmap():
+  """NaN rewards: the model's reward target is NaN, so each model minibatch step is
+  skipped (16 training transitions < model batch 32: one step per epoch, and with
+  no holdout improvement `patience` epochs) and so is each SAC update on the model's
+  (NaN-reward) data: 20 steps x 2 updates. The first chunk is random steps only."""
+  env = NanReward(envs.make('pendulum', episode_length=20))
+  config = small_config(hidden_sizes=(16,), steps_per_chunk=20, retrain_every=20,
+                        random_steps=20, rollouts_per_step=2, updates_per_step=2,
+                        epoch_length=20, batch_size=8, buffer_capacity=100)
+  config.model.update(num_members=2, num_elites=2, num_layers=2, width=8, batch_size=32,
+                      patience=2, max_epochs=10)
+  agent = mbpo.make(config, env)
+  initial = jax.vmap(agent.init)(jax.random.split(jax.random.PRNGKey(0), 2))
+  chunk = jax.jit(jax.vmap(agent.train_chunk))
+  state, first = chunk(initial)
+  state, second = chunk(state)
+  for name, count in (('skipped_updates', 40), ('model_skipped_updates', 2)):
+    np.testing.assert_array_equal(first[name], [0.0, 0.0])
+    np.testing.assert_array_equal(second[name], [count, count])
+    np.testing.assert_array_equal(getattr(state, name), [count, count])
+  assert_trees_equal((state.params.policy, state.sac_opt, state.params.model.params),
+                     (initial.params.policy, initial.sac_opt, initial.params.model.params))
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(
+      (state.params.policy, state.params.model.params)))

@@ -1,13 +1,17 @@
-"""SAC learns pendulum swing-up far beyond a random policy within 7000 env steps."""
+"""SAC learns pendulum swing-up far beyond a random policy within 7000 env steps; an
+update with a NaN or inf loss is skipped and counted."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from brax.envs.base import Wrapper
 
-from mbrl_jax import envs
+from mbrl_jax import data, envs
 from mbrl_jax.agents import sac
 from mbrl_jax.evaluation import make_evaluator
 from tests.agents.test_mpc import best_random_return
+from tests.helpers import assert_trees_equal
 
 
 def small_config(**overrides):
@@ -44,3 +48,71 @@ def test_sac_swings_up_pendulum_within_7000_steps():
 def test_bad_config_values(override, message):
   with pytest.raises(ValueError, match=message):
     sac.make(small_config(**override), envs.make('pendulum'))
+
+
+# --- a NaN or inf loss is skipped and counted ----------------------------------------
+def random_batches(env, num, size, key):
+  """`num` batches of `size` transitions with random observations and actions."""
+  k = jax.random.split(key, 4)
+  low, high = data.action_bounds(env)
+  shape = (num, size)
+  obs = jax.random.normal(k[0], shape + (env.observation_size,))
+  action = jax.random.uniform(k[1], shape + (env.action_size,), minval=low, maxval=high)
+  zeros = jnp.zeros(shape)
+  return data.Transition(obs=obs, action=action, reward=jax.random.normal(k[2], shape),
+                         next_obs=obs + 0.1 * jax.random.normal(k[3], obs.shape), done=zeros,
+                         truncation=zeros, episode_return=zeros)
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf])
+def test_update_with_a_nonfinite_loss_is_skipped_and_counted(bad):
+  """Three updates, the middle batch holding one bad reward, vmapped over 2 seeds:
+  the bad update is counted and changes nothing, so the run equals, bit for bit,
+  the two clean updates with the same keys."""
+  env = envs.make('pendulum')
+  learner = sac.make_learner(small_config(hidden_sizes=(16,)), env)
+  batches = random_batches(env, 3, 16, jax.random.PRNGKey(0))
+  batches = batches.replace(reward=batches.reward.at[1, 5].set(bad))
+  keys = jax.random.split(jax.random.PRNGKey(1), 3)
+
+  def run(seed, batches, keys):
+    def step(state, inputs):
+      state, metrics = learner.update(state, *inputs)
+      return state, metrics['skipped_updates']
+    return jax.lax.scan(step, learner.init(seed), (batches, keys))
+
+  run = jax.jit(jax.vmap(run, in_axes=(0, None, None)))
+  seeds = jax.random.split(jax.random.PRNGKey(2), 2)
+  state, skipped = run(seeds, batches, keys)
+  np.testing.assert_array_equal(skipped, [[0.0, 1.0, 0.0]] * 2)
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(state))
+  clean = jax.tree.map(lambda x: x[jnp.array([0, 2])], (batches, keys))
+  expected, clean_skipped = run(seeds, *clean)
+  np.testing.assert_array_equal(clean_skipped, [[0.0, 0.0]] * 2)
+  assert_trees_equal(state, expected)
+  initial = jax.vmap(learner.init)(seeds)
+  moved = jax.tree.map(lambda a, b: np.abs(np.asarray(a) - np.asarray(b)).max(),
+                       state.params.q, initial.params.q)
+  assert min(jax.tree.leaves(moved)) > 0  # the clean updates did apply
+
+
+class NanReward(Wrapper):
+  """Every reward is NaN."""
+
+  def step(self, state, action):
+    state = self.env.step(state, action)
+    return state.replace(reward=jnp.full_like(state.reward, jnp.nan))
+
+
+def test_agent_counts_every_update_on_nan_rewards_and_keeps_its_params():
+  """NaN rewards make every critic loss NaN: each of the 40 - 20 + 1 updates of the
+  learning phase (from env step 20 on) is skipped, per seed under vmap."""
+  env = NanReward(envs.make('pendulum', episode_length=20))
+  agent = sac.make(small_config(hidden_sizes=(16,), random_steps=20, batch_size=8,
+                                buffer_capacity=100, steps_per_chunk=40), env)
+  initial = jax.vmap(agent.init)(jax.random.split(jax.random.PRNGKey(0), 2))
+  state, metrics = jax.jit(jax.vmap(agent.train_chunk))(initial)
+  np.testing.assert_array_equal(metrics['skipped_updates'], [21.0, 21.0])
+  np.testing.assert_array_equal(state.skipped_updates, [21, 21])
+  assert_trees_equal((state.params, state.opt), (initial.params, initial.opt))
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
