@@ -4,7 +4,9 @@
 agent's `init` and `train_chunk`, compiled once; the seed axis is sharded over the
 devices (as many as divide the number of seeds). Between chunks it writes metrics,
 shows progress, evaluates and saves checkpoints; a workdir that already holds a
-checkpoint of the same run resumes from it, bit for bit.
+checkpoint of the same run resumes from it, bit for bit. A workdir is held by one run
+at a time (`checkpoint.WorkdirLock`); what counts as a damaged checkpoint and what
+stops a run instead is in `mbrl_jax.checkpoint`.
 """
 
 import dataclasses
@@ -63,7 +65,11 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
       the workdir and compared on resume, so a different run is never mixed in.
     eval_every, checkpoint_every: in chunks; both also happen after the last chunk.
     restore_from: a workdir to resume from (default: `workdir` itself, if it
-      holds a checkpoint of the same run).
+      holds a checkpoint of the same run); it is only read, never written.
+
+  Raises a one-line ValueError, changing nothing in the workdir, for bad
+  arguments, a workdir held by another run or holding another run, and a
+  checkpoint that cannot be used (see mbrl_jax.checkpoint).
   """
   steps = agent.steps_per_chunk
   if total_steps < steps or total_steps % steps:
@@ -81,68 +87,82 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
   if restore_from is not None and not os.path.isdir(os.path.join(restore_from, ckpt.CHECKPOINTS)):
     raise ValueError(f'restore path {restore_from!r} holds no checkpoints '
                      f'(expected {os.path.join(restore_from, ckpt.CHECKPOINTS)}).')
-  _check_same_run(source, identity)
-  _check_same_run(workdir, identity)
+  # Held before anything in the workdir is read or written: another run holding it
+  # (or a workdir that is a file) is a one-line ValueError, and nothing changes.
+  with ckpt.WorkdirLock(workdir):
+    _check_same_run(source, identity)
+    _check_same_run(workdir, identity)
 
-  counts = {'train_chunk': 0, 'evaluate': 0}
-  sharding = seed_sharding(num_seeds)
-  keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
-  init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
-  chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
-                     in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
-  if agent.evaluate is not None:
-    evaluate_one = lambda params, key: agent.evaluate(params, key, eval_episodes)
-  else:
-    evaluate_one = evaluation.make_evaluator(env, agent.make_policy, eval_episodes)
-  evaluate = jax.jit(jax.vmap(_counted(evaluate_one, counts, 'evaluate')))
-  eval_root = jax.random.fold_in(jax.random.PRNGKey(seed), 0x5EED)
+    counts = {'train_chunk': 0, 'evaluate': 0}
+    sharding = seed_sharding(num_seeds)
+    keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
+    init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
+    chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
+                       in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
+    if agent.evaluate is not None:
+      evaluate_one = lambda params, key: agent.evaluate(params, key, eval_episodes)
+    else:
+      evaluate_one = evaluation.make_evaluator(env, agent.make_policy, eval_episodes)
+    evaluate = jax.jit(jax.vmap(_counted(evaluate_one, counts, 'evaluate')))
+    eval_root = jax.random.fold_in(jax.random.PRNGKey(seed), 0x5EED)
 
-  # Start fresh or resume.
-  abstract = jax.eval_shape(jax.vmap(agent.init), keys)
-  abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
-                          abstract)
-  found = None
-  if os.path.isdir(os.path.join(source, ckpt.CHECKPOINTS)):
-    reader = ckpt.Checkpointer(source, keep_checkpoints)
-    found = reader.restore_latest(abstract, log=log)
-    reader.close()
-  if found is None:
-    start_chunk, state = 0, init(keys)
-  else:
-    start_chunk, state, _ = found
-    log(f'Resuming from chunk {start_chunk} ({start_chunk * steps} env steps) of {source}.')
-  ckpt.write_run_config(workdir, identity | {'total_steps': total_steps})
-  saver = ckpt.Checkpointer(workdir, keep_checkpoints)
-  writer = MetricsWriter(workdir, start_chunk, tensorboard)
-  progress = Progress(total_steps, start_chunk * steps, progress_every_s, log)
+    # Start fresh or resume; errors here leave the workdir as it was.
+    abstract = jax.eval_shape(jax.vmap(agent.init), keys)
+    abstract = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), abstract)
+    found = _restore_latest(source, workdir, abstract, keep_checkpoints, log)
+    if found is None:
+      start_chunk, state = 0, init(keys)
+    else:
+      start_chunk, state, _ = found
+      log(f'Resuming from chunk {start_chunk} ({start_chunk * steps} env steps) of {source}.')
+    ckpt.write_run_config(workdir, identity | {'total_steps': total_steps})
+    saver = ckpt.Checkpointer(workdir, keep_checkpoints)
+    writer = MetricsWriter(workdir, start_chunk, tensorboard)
+    progress = Progress(total_steps, start_chunk * steps, progress_every_s, log)
 
-  metrics, eval_returns = {}, None
-  try:
-    for chunk in range(start_chunk + 1, num_chunks + 1):
-      started = time.perf_counter()
-      state, metrics = chunk_fn(state)
-      metrics = {k: np.asarray(v) for k, v in metrics.items()}
-      last = chunk == num_chunks
-      values = dict(metrics)
-      eval_returns = None
-      if chunk % eval_every == 0 or last:
-        params = state.params
-        eval_keys = jax.random.split(jax.random.fold_in(eval_root, chunk), num_seeds)
-        eval_returns = np.asarray(evaluate(params, eval_keys))
-        values['eval_return'] = eval_returns
-      env_steps = chunk * steps
-      writer.write(chunk, env_steps, {k: list(v) for k, v in values.items()},
-                   {'chunk_seconds': round(time.perf_counter() - started, 4)})
-      if chunk % checkpoint_every == 0 or last:
-        saver.save(chunk, state, {'chunk': chunk, 'env_steps': env_steps})
-      progress.update(env_steps, None if eval_returns is None else float(np.nanmean(eval_returns)),
-                      force=last)
-  finally:
-    writer.close()
-    saver.close()
+    metrics, eval_returns = {}, None
+    try:
+      for chunk in range(start_chunk + 1, num_chunks + 1):
+        started = time.perf_counter()
+        state, metrics = chunk_fn(state)
+        metrics = {k: np.asarray(v) for k, v in metrics.items()}
+        last = chunk == num_chunks
+        values = dict(metrics)
+        eval_returns = None
+        if chunk % eval_every == 0 or last:
+          params = state.params
+          eval_keys = jax.random.split(jax.random.fold_in(eval_root, chunk), num_seeds)
+          eval_returns = np.asarray(evaluate(params, eval_keys))
+          values['eval_return'] = eval_returns
+        env_steps = chunk * steps
+        writer.write(chunk, env_steps, {k: list(v) for k, v in values.items()},
+                     {'chunk_seconds': round(time.perf_counter() - started, 4)})
+        if chunk % checkpoint_every == 0 or last:
+          saver.save(chunk, state, {'chunk': chunk, 'env_steps': env_steps})
+        progress.update(env_steps,
+                        None if eval_returns is None else float(np.nanmean(eval_returns)),
+                        force=last)
+    finally:
+      writer.close()
+      saver.close()
   return RunResult(state=state, last_metrics=metrics, eval_returns=eval_returns,
                    chunks_run=num_chunks - start_chunk, resumed_from=start_chunk,
                    traces=dict(counts))
+
+
+def _restore_latest(source: str, workdir: str, abstract: Any, keep: int, log):
+  """(chunk, state, meta) of the newest checkpoint in `source` that restores, or
+  None if it has none. Another run's workdir is opened read-only (its damaged
+  checkpoints are skipped, not moved)."""
+  if not os.path.isdir(os.path.join(source, ckpt.CHECKPOINTS)):
+    return None
+  own = os.path.realpath(source) == os.path.realpath(workdir)
+  reader = ckpt.Checkpointer(source, keep, read_only=not own)
+  try:
+    return reader.restore_latest(abstract, log=log)
+  finally:
+    reader.close()
 
 
 def _check_same_run(workdir: str, identity: Dict[str, Any]) -> None:

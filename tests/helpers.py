@@ -44,3 +44,50 @@ def metric_rows(workdir):
   from mbrl_jax import metrics
   return [{k: v for k, v in row.items() if k != 'chunk_seconds'}
           for row in metrics.read(workdir)]
+
+
+def launch_in_background(args, **kwargs):
+  """Starts experiments/train.py in a subprocess (CPU); returns the Popen."""
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  return subprocess.Popen([sys.executable, TRAIN] + list(args), cwd=REPO, env=env, **kwargs)
+
+
+def wait_for_rows(proc, workdir, rows, timeout_s=300):
+  """Polls until `workdir`'s metrics.jsonl has >= `rows` lines or `proc` exits."""
+  import time
+  path = os.path.join(str(workdir), 'metrics.jsonl')
+  deadline = time.time() + timeout_s
+  while time.time() < deadline and proc.poll() is None:
+    if os.path.exists(path):
+      with open(path) as f:
+        if sum(1 for _ in f) >= rows:
+          return
+    time.sleep(0.005)
+
+
+def snapshot(workdir):
+  """Every file's bytes and every directory under `workdir`, by relative path."""
+  root = str(workdir)
+  out = {}
+  for base, dirs, files in os.walk(root):
+    for name in dirs:
+      out[os.path.relpath(os.path.join(base, name), root) + '/'] = None
+    for name in files:
+      path = os.path.join(base, name)
+      with open(path, 'rb') as f:
+        out[os.path.relpath(path, root)] = f.read()
+  return out
+
+
+def restored_state(workdir):
+  """The TrainState of a workdir's newest checkpoint that restores (read-only)."""
+  from mbrl_jax import agents, checkpoint
+  run_config = checkpoint.read_run_config(str(workdir))
+  agent, _ = agents.build(run_config)
+  keys = jax.random.split(jax.random.PRNGKey(0), run_config['num_seeds'])
+  abstract = jax.eval_shape(jax.vmap(agent.init), keys)
+  reader = checkpoint.Checkpointer(str(workdir), read_only=True)
+  try:
+    return reader.restore_latest(abstract, log=lambda s: None)[1]
+  finally:
+    reader.close()

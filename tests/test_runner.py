@@ -1,21 +1,20 @@
-"""The host loop: compiled once, seeds as a vmap, exact resume, damaged and
-mismatched checkpoints, two devices equal one."""
+"""The host loop: compiled once, seeds as a vmap, exact resume (after a SIGKILL, for
+every agent), damaged and mismatched checkpoints, two devices equal one."""
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
 import pytest
 
 from mbrl_jax import agents, checkpoint, runner
-from tests.helpers import (REPO, SMALL_FLAGS, TRAIN, assert_trees_equal, metric_rows,
-                           small_run_config)
+from tests.helpers import (REPO, SMALL_FLAGS, assert_trees_equal, launch,
+                           launch_in_background, metric_rows, small_run_config,
+                           wait_for_rows)
 
 
 def run_small(workdir, total_steps, log=None, **kwargs):
@@ -48,37 +47,70 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
   assert metric_rows(tmp_path / 'whole') == metric_rows(tmp_path / 'split')
 
 
-def test_run_killed_at_a_random_moment_resumes_bitwise(tmp_path):
-  """SIGKILL a launcher subprocess mid-run, resume it, compare with a run that
-  was never interrupted: same final state (params, buffer, keys, counters) and
-  the same metrics."""
-  args = SMALL_FLAGS + ['--total_steps=240', '--num_seeds=2', '--config.population=2000',
-                        '--keep_checkpoints=2']
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
-  clean = subprocess.run([sys.executable, TRAIN, f'--workdir={tmp_path / "clean"}'] + args,
-                         cwd=REPO, env=env, capture_output=True, text=True)
-  assert clean.returncode == 0, clean.stderr[-2000:]
+COMMON_FLAGS = ['--env=pendulum', '--env_kwargs={"episode_length": 20}', '--eval_episodes=1',
+                '--plot=false', '--num_seeds=2', '--keep_checkpoints=2']
+TINY_MODEL = ['--config.model.num_members=2', '--config.model.num_elites=2',
+              '--config.model.width=8', '--config.model.num_layers=2',
+              '--config.model.max_epochs=2']
+CONFIGS = os.path.join('experiments', 'configs')
+# agent: (launcher flags, total steps, metric rows (chunk x seed lines) to kill after).
+# Every agent trains in 20-step chunks; the kill points are fixed, one per agent.
+KILL_RUNS = {
+    'mpc': (SMALL_FLAGS + ['--num_seeds=2', '--config.population=2000', '--keep_checkpoints=2'],
+            240, 9),
+    'sac': ([f'--config={CONFIGS}/sac.py'] + COMMON_FLAGS + [
+        '--config.hidden_sizes=(8, 8)', '--config.batch_size=16', '--config.buffer_capacity=400',
+        '--config.random_steps=20', '--config.steps_per_chunk=20'], 160, 5),
+    'mbpo': ([f'--config={CONFIGS}/mbpo.py'] + COMMON_FLAGS + TINY_MODEL + [
+        '--config.hidden_sizes=(8, 8)', '--config.batch_size=16', '--config.buffer_capacity=400',
+        '--config.random_steps=20', '--config.steps_per_chunk=20', '--config.retrain_every=20',
+        '--config.rollouts_per_step=2', '--config.updates_per_step=1',
+        '--config.rollout_schedule=(0, 1, 1, 2)', '--config.epoch_length=40'], 160, 7),
+    'pathwise_env': ([f'--config={CONFIGS}/pathwise.py'] + COMMON_FLAGS + [
+        '--config.horizon=5', '--config.num_envs=2', '--config.steps_per_chunk=20',
+        '--config.hidden_sizes=(8,)'], 160, 11),
+    'pathwise_model': ([f'--config={CONFIGS}/pathwise.py:model'] + COMMON_FLAGS + TINY_MODEL + [
+        '--config.horizon=5', '--config.steps_per_chunk=20', '--config.random_steps=20',
+        '--config.updates_per_chunk=2', '--config.batch_size=8', '--config.buffer_capacity=400',
+        '--config.hidden_sizes=(8,)'], 160, 3),
+    'model_pg': ([f'--config={CONFIGS}/model_pg.py'] + COMMON_FLAGS + TINY_MODEL + [
+        '--config.steps_per_chunk=20', '--config.random_steps=20', '--config.horizon=5',
+        '--config.num_starts=16', '--config.iterations_per_chunk=2', '--config.hidden_sizes=(8,)',
+        '--config.buffer_capacity=400', '--config.ppo.epochs=2', '--config.ppo.num_minibatches=2'],
+        160, 6),
+}
 
+
+@pytest.mark.parametrize('name', list(KILL_RUNS))
+def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
+  """SIGKILL a launcher subprocess mid-run, resume it, compare with a run that
+  was never interrupted: same final state (params, buffers, optimizer states,
+  keys, counters) and the same metrics. The kill leaves the workdir's lock file
+  behind, but not the lock. The uninterrupted run goes alongside the resume, once
+  the killed run has filled the compilation cache."""
+  flags, total_steps, kill_after_rows = KILL_RUNS[name]
+  args = flags + [f'--total_steps={total_steps}']
   killed_dir = tmp_path / 'killed'
-  kill_after_rows = random.Random().randint(1, 20)  # rows = chunk x seed lines
-  proc = subprocess.Popen([sys.executable, TRAIN, f'--workdir={killed_dir}'] + args,
-                          cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  metrics_file = killed_dir / 'metrics.jsonl'
-  deadline = time.time() + 300
-  while time.time() < deadline and proc.poll() is None:
-    if metrics_file.exists() and len(metrics_file.read_text().splitlines()) >= kill_after_rows:
-      break
-    time.sleep(0.005)
+  proc = launch_in_background(args + [f'--workdir={killed_dir}'],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  wait_for_rows(proc, killed_dir, kill_after_rows)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert proc.returncode == -signal.SIGKILL  # it was still running
-  rows_at_kill = len(metric_rows(killed_dir))
-  assert rows_at_kill < 24  # of 12 chunks x 2 seeds
-  resumed = subprocess.run([sys.executable, TRAIN, f'--workdir={killed_dir}'] + args,
-                           cwd=REPO, env=env, capture_output=True, text=True)
+  total_rows = total_steps // 20 * 2
+  assert kill_after_rows <= len(metric_rows(killed_dir)) < total_rows
+  assert f'pid {proc.pid} ' in (killed_dir / checkpoint.LOCK_FILE).read_text()
+  clean_log = open(tmp_path / 'clean.log', 'w+')
+  clean = launch_in_background(args + [f'--workdir={tmp_path / "clean"}'],
+                               stdout=clean_log, stderr=subprocess.STDOUT)
+  resumed = launch(args + [f'--workdir={killed_dir}'])
   assert resumed.returncode == 0, resumed.stderr[-2000:]
-  assert metric_rows(killed_dir) == metric_rows(tmp_path / 'clean')
+  clean.wait(timeout=600)
+  clean_log.seek(0)
+  assert clean.returncode == 0, clean_log.read()[-2000:]
+  dump = lambda rows: json.dumps(rows, sort_keys=True)  # NaN-safe comparison
+  assert len(metric_rows(killed_dir)) == total_rows
+  assert dump(metric_rows(killed_dir)) == dump(metric_rows(tmp_path / 'clean'))
   assert_trees_equal(final_state(killed_dir), final_state(tmp_path / 'clean'))
 
 
@@ -87,7 +119,9 @@ def final_state(workdir):
   agent, _ = agents.build(run_config)
   keys = jax.random.split(jax.random.PRNGKey(0), run_config['num_seeds'])
   abstract = jax.eval_shape(jax.vmap(agent.init), keys)
-  step, state, meta = checkpoint.Checkpointer(str(workdir)).restore_latest(abstract)
+  reader = checkpoint.Checkpointer(str(workdir), read_only=True)
+  step, state, meta = reader.restore_latest(abstract)
+  reader.close()
   assert step * run_config['steps_per_chunk'] == run_config['total_steps']
   return state
 
@@ -102,6 +136,7 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
   resumed = run_small(workdir, total_steps=80, log=messages.append)
   damaged = [m for m in messages if 'is damaged' in m]
   assert len(damaged) == 1 and '\n' not in damaged[0] and 'Checkpoint 3' in damaged[0]
+  assert 'using checkpoint 2' in damaged[0]
   assert resumed.resumed_from == 2
   assert (workdir / 'damaged_checkpoints' / '3').is_dir()  # set aside, not deleted
   whole = run_small(tmp_path / 'whole', total_steps=80)
