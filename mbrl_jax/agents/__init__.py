@@ -5,6 +5,8 @@ agent: the launcher, the runner and checkpoints find it without being changed.
 """
 
 import importlib
+import math
+import numbers
 import pkgutil
 from typing import Any, Dict, List, Tuple
 
@@ -12,6 +14,7 @@ from mbrl_jax import envs
 from mbrl_jax.agents.base import Agent
 
 _NOT_AGENTS = {'base'}
+MAX_INT = 2**31 - 1
 
 
 def names() -> List[str]:
@@ -35,10 +38,85 @@ def get(name: str):
   raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(names())}.')
 
 
+def _is_section(value) -> bool:
+  return hasattr(value, 'items')  # a dict or ConfigDict
+
+
+def _key_differences(given, defaults, prefix: str = '') -> Tuple[List[str], List[str]]:
+  """(unknown, missing) dotted keys, each named at the shallowest level that differs."""
+  unknown = sorted(prefix + k for k in given.keys() if k not in defaults)
+  missing = sorted(prefix + k for k in defaults.keys() if k not in given)
+  for key in sorted(set(given.keys()) & set(defaults.keys())):
+    if _is_section(given[key]) and _is_section(defaults[key]):
+      more = _key_differences(given[key], defaults[key], f'{prefix}{key}.')
+      unknown, missing = unknown + more[0], missing + more[1]
+    elif _is_section(given[key]) or _is_section(defaults[key]):
+      unknown.append(prefix + key)  # a section where a value belongs, or the reverse
+  return unknown, missing
+
+
+def _flatten(config, prefix: str = '') -> Dict[str, Any]:
+  """{dotted key: value} of a nested dict or ConfigDict."""
+  flat = {}
+  for key, value in config.items():
+    if _is_section(value):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _listed(keys: List[str], limit: int = 6) -> str:
+  more = f' and {len(keys) - limit} more' if len(keys) > limit else ''
+  return ', '.join(keys[:limit]) + more
+
+
+def _type_error(key: str, value, default):
+  """Why `value` cannot replace `default` (None: it can); bools and ints stay apart."""
+  def number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+  if isinstance(default, bool):
+    ok, what = isinstance(value, bool), 'true or false'
+  elif isinstance(default, numbers.Integral):  # sizes and counts become int32 in traces
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    ok, what = ok and abs(value) <= MAX_INT, f'an integer of at most {MAX_INT}'
+  elif number(default):
+    ok, what = number(value) and math.isfinite(value), 'a finite number'
+  elif isinstance(default, str):
+    ok, what = isinstance(value, str), 'a string'
+  elif isinstance(default, (tuple, list)):
+    ok, what = isinstance(value, (tuple, list)), 'a list'
+  else:
+    return None
+  return None if ok else f'config.{key} must be {what}, got {value!r}.'
+
+
+def _check_config(name: str, config) -> None:
+  """The config must have the agent's keys (no more, no fewer), each of the type of
+  its default: another agent's config or a wrong type fails here in one line
+  instead of deep inside `make` or a trace."""
+  defaults = get(name).default_config()
+  if not _is_section(config):
+    raise ValueError(f'the config of agent {name!r} must be a dict or ConfigDict, '
+                     f'got {type(config).__name__}.')
+  unknown, missing = _key_differences(config, defaults)
+  if unknown or missing:
+    parts = ([f'unknown keys {_listed(unknown)}'] if unknown else []) + (
+        [f'missing keys {_listed(missing)}'] if missing else [])
+    raise ValueError(f'the config does not fit agent {name!r} (another agent\'s config?): '
+                     f'{"; ".join(parts)}.')
+  given, defaults = _flatten(config), _flatten(defaults)
+  for key in sorted(given):
+    error = _type_error(key, given[key], defaults[key])
+    if error:
+      raise ValueError(error)
+
+
 def build(run_config: Dict[str, Any]) -> Tuple[Agent, Any]:
   """(agent, env) from a run description {'agent', 'env', 'env_kwargs', 'config'}."""
   import ml_collections
   module = get(run_config['agent'])
+  _check_config(run_config['agent'], run_config['config'])
   env = envs.make(run_config['env'], **run_config.get('env_kwargs', {}))
   config = run_config['config']
   if not isinstance(config, ml_collections.ConfigDict):

@@ -5,10 +5,14 @@ observation_size, action_size), unbatched: batch it with `jax.vmap`.
 """
 
 import inspect
-from typing import Dict, List, Type
+import math
+import numbers
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
+import numpy as np
 from brax import envs as brax_envs
-from brax.envs.base import Env
+from brax.envs.base import Env, PipelineEnv
 from brax.envs.wrappers.training import EpisodeWrapper
 
 from mbrl_jax.envs.acrobot import AcrobotSwingup
@@ -31,6 +35,9 @@ TASKS: Dict[str, Type[Task]] = {
 BRAX_PREFIX = 'brax/'
 BRAX_EPISODE_LENGTH = 1000  # brax.training's default
 WRAPPER_KWARGS = ('episode_length', 'action_repeat', 'auto_reset')
+MAX_STEPS = 2**31 - 1  # step counters are int32
+# Brax warns about its maintenance status on every env it builds.
+BRAX_NOTICE = 'Brax System, piplines and environments are not actively being maintained'
 
 
 def names() -> List[str]:
@@ -38,11 +45,66 @@ def names() -> List[str]:
   return sorted(TASKS) + [BRAX_PREFIX + n for n in sorted(brax_envs._envs)]
 
 
-def _constructor_kwargs(cls) -> List[str]:
+def _constructor_defaults(cls) -> Dict[str, Any]:
+  """{option: default} of a constructor (inspect.Parameter.empty: none)."""
   params = inspect.signature(cls.__init__).parameters
-  return [p for p in params if p != 'self' and
-          params[p].kind not in (inspect.Parameter.VAR_KEYWORD,
-                                 inspect.Parameter.VAR_POSITIONAL)]
+  return {name: p.default for name, p in params.items() if name != 'self' and
+          p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_finite_number(value) -> bool:
+  return _is_number(value) and math.isfinite(value)
+
+
+def _is_integer(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number_array(value) -> bool:
+  """A (nested) list, tuple or array of numbers, as JSON writes a vector or matrix."""
+  if isinstance(value, np.ndarray):
+    return value.dtype.kind in 'iuf'
+  if isinstance(value, (list, tuple)):
+    return all(_is_number(v) or _is_number_array(v) for v in value)
+  return False
+
+
+def _accepted(default) -> Optional[Tuple[str, Callable[[Any], bool]]]:
+  """(what, check) for an option whose default is `default`; None: not checked."""
+  if isinstance(default, bool):
+    return 'true or false', lambda v: isinstance(v, bool)
+  if _is_integer(default):
+    return 'an integer', _is_integer
+  if _is_number(default):
+    return 'a finite number', _is_finite_number
+  if isinstance(default, str):
+    return 'a string', lambda v: isinstance(v, str)
+  if isinstance(default, (list, tuple, np.ndarray)):
+    return 'a list of numbers', _is_number_array
+  return None
+
+
+def _check_option_types(name: str, defaults: Dict[str, Any], kwargs: Dict[str, Any]) -> None:
+  """Each option must have the type of its default (wrong types fail deep in a trace)."""
+  for option, value in kwargs.items():
+    default = defaults[option]
+    accepted = _accepted(default)
+    if accepted is not None and not accepted[1](value):
+      shown = '' if isinstance(default, (list, tuple, np.ndarray)) else f' (default {default!r})'
+      raise ValueError(f'env option {option}={value!r} for {name!r} must be {accepted[0]}'
+                       f'{shown}, got {type(value).__name__}.')
+
+
+def _check_wrapper_options(episode_length, action_repeat, auto_reset) -> None:
+  for option, value in [('episode_length', episode_length), ('action_repeat', action_repeat)]:
+    if value is not None and not (_is_integer(value) and 1 <= value <= MAX_STEPS):
+      raise ValueError(f'{option} must be an integer in [1, {MAX_STEPS}], got {value!r}.')
+  if not isinstance(auto_reset, (bool, np.bool_)):
+    raise ValueError(f'auto_reset must be true or false, got {auto_reset!r}.')
 
 
 def make(name: str, episode_length: int = None, action_repeat: int = 1,
@@ -59,23 +121,26 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
   """
   if name in TASKS:
     cls = TASKS[name]
-    allowed = _constructor_kwargs(cls)
+    defaults = _constructor_defaults(cls)
   elif name.startswith(BRAX_PREFIX) and name[len(BRAX_PREFIX):] in brax_envs._envs:
     cls = brax_envs._envs[name[len(BRAX_PREFIX):]]
     # PipelineEnv's own options pass through the env's **kwargs.
-    allowed = _constructor_kwargs(cls) + ['backend', 'n_frames', 'debug']
+    pipeline = _constructor_defaults(PipelineEnv)
+    defaults = {k: pipeline[k] for k in ('backend', 'n_frames', 'debug')}
+    defaults.update(_constructor_defaults(cls))
   else:
     raise ValueError(f'Unknown env {name!r}; valid names: {", ".join(names())}.')
-  unknown = sorted(set(kwargs) - set(allowed))
+  unknown = sorted(set(kwargs) - set(defaults))
   if unknown:
     raise ValueError(f'Unknown argument(s) {", ".join(unknown)} for env {name!r}; '
-                     f'valid: {", ".join(sorted(set(allowed)) + list(WRAPPER_KWARGS))}.')
-  env = cls(**kwargs)
+                     f'valid: {", ".join(sorted(defaults) + list(WRAPPER_KWARGS))}.')
+  _check_option_types(name, defaults, kwargs)
+  _check_wrapper_options(episode_length, action_repeat, auto_reset)
+  with warnings.catch_warnings():
+    warnings.filterwarnings('ignore', message=BRAX_NOTICE)
+    env = cls(**kwargs)
   if episode_length is None:
     episode_length = getattr(env, 'episode_length', BRAX_EPISODE_LENGTH)
-  if int(episode_length) < 1 or int(action_repeat) < 1:
-    raise ValueError(f'episode_length and action_repeat must be >= 1, got '
-                     f'{episode_length} and {action_repeat}.')
   env = EpisodeWrapper(env, int(episode_length), int(action_repeat))
   if auto_reset:
     env = AutoResetWrapper(env)
