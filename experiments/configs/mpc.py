@@ -2,7 +2,11 @@
 
   --config=experiments/configs/mpc.py             true dynamics, random shooting
   --config=experiments/configs/mpc.py:pets        PETS (ensemble, TSinf, CEM)
-  --config=experiments/configs/mpc.py:0.5 | :1.0 | :1.5 | :ilqr
+  --config=experiments/configs/mpc.py:0.5 | :1.0 | :1.5 | :ilqr | :ilqr_feedback
+
+ilqr replans at every step (only u_plan is executed); ilqr_feedback replans every
+5 steps and executes u_plan + K (x - x_plan) in between (--config.ilqr.feedback=false
+executes the plan open loop instead).
 
 Cart-pole: add --config.model.angle_dims='(1,)' (the pole angle as sin/cos).
 """

@@ -8,13 +8,22 @@ The lectures' versions are presets of one agent (`preset(version)`):
   '1.5'   MPC: replan every `replan_every` steps, execute the first actions, refit
           after every chunk of real steps;
   'pets'  1.5 with a probabilistic ensemble, TSinf particles and CEM;
-  'ilqr'  1.5 with iLQR through the learned model's mean as the planner,
-          executing its feedback law u = u_plan + K (x - x_plan) between replans;
+  'ilqr'  1.5 with iLQR through the learned model's mean as the planner; it
+          replans at every step, so only u_plan is ever executed (the feedback
+          term below is zero at a plan's first step);
+  'ilqr_feedback'  'ilqr' replanning every 5 steps and executing iLQR's feedback
+          law u_t = u_plan_t + K_t (x_t - x_plan_t) in between (the law is
+          off, the plan executed open loop, with `ilqr.feedback=False`);
   'true_model' (the default) plans with the task's own dynamics.
 The control loop of a chunk (plan, execute, collect) is one lax.scan over
-segments of `replan_every` steps, each planning once; the model is refitted at
-the end of the chunk. Every real transition goes into a replay buffer in the
-TrainState, the dataset the model is fitted to.
+segments of `replan_every` steps, each planning once from the segment's first
+real state; the model is refitted at the end of the chunk. Within a segment the
+j-th step applies u_j = u_plan_j + K_j (x_j - x_plan_j), x_j the real (env)
+state and x_plan_j the planner's prediction through the model it plans with
+(the learned mean, or the true dynamics): x_0 = x_plan_0, so the term acts from
+the second step of a segment on, and only for iLQR with `ilqr.feedback` (the
+shooting planners have no gains). Every real transition goes into a replay
+buffer in the TrainState, the dataset the model is fitted to.
 """
 
 from typing import Any, NamedTuple
@@ -33,7 +42,7 @@ DYNAMICS = ('true', 'learned')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
 PROPAGATIONS = ('expectation', 'ts1', 'tsinf')
 RETRAIN = ('every_chunk', 'once')
-VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr')
+VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr', 'ilqr_feedback')
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -46,7 +55,9 @@ def default_config() -> ml_collections.ConfigDict:
                                               sampling='clip'))
   config.mppi = ml_collections.ConfigDict(dict(iterations=3, temperature=1.0,
                                                noise_scale=0.25))  # std / bound range
-  config.ilqr = ml_collections.ConfigDict(dict(max_iterations=30, bound_penalty=100.0))
+  # feedback: execute K (x - x_plan) between replans (False: the plan open loop).
+  config.ilqr = ml_collections.ConfigDict(dict(max_iterations=30, bound_penalty=100.0,
+                                               feedback=True))
   config.replan_every = 1             # steps executed per plan (>= horizon: open loop)
   config.num_envs = 1                 # real envs stepped in parallel (per seed)
   config.steps_per_chunk = 200        # real env steps (all envs) in one train_chunk
@@ -85,9 +96,10 @@ def preset(version: str = 'true_model', episode_length: int = 200,
     config.population = 500
     config.propagation = 'tsinf'
     config.num_particles = 20
-  elif version == 'ilqr':
+  elif version in ('ilqr', 'ilqr_feedback'):
     config.planner = 'ilqr'
     config.horizon = 30
+    config.replan_every = 5 if version == 'ilqr_feedback' else 1
   return config
 
 
@@ -103,10 +115,10 @@ class TrainState:
 
 
 class Plan(NamedTuple):
-  """A plan and its feedback law: u_t = actions_t + gains_t (x - states_t)."""
+  """A plan and its feedback law: u_t = actions_t + gains_t (x_t - states_t)."""
   actions: jax.Array   # [H, act]
-  states: jax.Array    # [H + 1, obs]
-  gains: jax.Array     # [H, act, obs]  zero for the shooting planners
+  states: jax.Array    # [H + 1, obs]  the planner's predicted states, states_0 = x_0
+  gains: jax.Array     # [H, act, obs]  zero for the shooting planners and without feedback
 
 
 def _validate(config, env):
@@ -116,6 +128,8 @@ def _validate(config, env):
   check_choice(config, 'propagation', PROPAGATIONS)
   check_positive(config, 'horizon', 'population', 'num_envs', 'steps_per_chunk',
                  'buffer_capacity', 'replan_every', 'num_particles')
+  check(isinstance(config.ilqr.feedback, bool),
+        f'config.ilqr.feedback must be True or False, got {config.ilqr.feedback!r}.')
   check(isinstance(config.random_steps, int) and config.random_steps >= 0,
         f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
   check(config.steps_per_chunk % config.num_envs == 0,
@@ -195,10 +209,13 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         return jnp.where(t < horizon, stage, 0.0)
 
       result = planners.ilqr(cost, dynamics, obs, warm, max_iterations=config.ilqr.max_iterations)
-      # u = u_plan + K (x - x_plan): the feedforward k of the last backward pass is
-      # already in u_plan after the line search (adding it again would repeat the
-      # last step when iLQR stops at max_iterations; at convergence k is ~0).
-      return Plan(result.U, result.X, result.K)
+      # u = U + K (x - X), not U + k + K (x - X): the line search already put the
+      # last feedforward step into U (adding k again would repeat it when iLQR
+      # stops at max_iterations; at convergence k is ~0). K is linearised about X,
+      # or (stopped unconverged) is the gain of the line-search step that produced
+      # X: either way U + K (x - X) is an affine law whose model rollout is X.
+      gains = result.K if config.ilqr.feedback else jnp.zeros_like(result.K)
+      return Plan(result.U, result.X, gains)
     objective = objective_fn(params, obs, key)
     plan_key = jax.random.fold_in(key, 1)
     if config.planner == 'random_shooting':
@@ -238,6 +255,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       def step(env_state, inputs):
         j, step_key = inputs
         x = env_state.obs
+        # Step j of the segment: the real state x_j against the plan's x_plan_j (equal
+        # at j = 0, where the plan starts).
         u = plans.actions[:, j] + jnp.einsum('nao,no->na', plans.gains[:, j],
                                              x - plans.states[:, j])
         random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
@@ -308,7 +327,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     return (alive * rewards).sum(0).mean()
 
   def make_policy(params, deterministic: bool = True):
-    """Replans at every call (MPC, no warm start); `key` drives the planner's sampling."""
+    """Replans at every call (MPC, no warm start) and returns the plan's first action
+    (no feedback term: x = x_plan there); `key` drives the planner's sampling."""
     del deterministic
 
     def policy(obs, key):

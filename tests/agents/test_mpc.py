@@ -1,8 +1,12 @@
-"""MPC with the true model controls the pendulum far better than chance."""
+"""MPC with the true model controls the pendulum far better than chance; the
+lectures' versions plan, execute and refit as described; iLQR-MPC's feedback law
+between replans equals LQR's on a linear-quadratic task."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from brax.envs.base import Wrapper
 
 from mbrl_jax import data, envs
 from mbrl_jax.agents import mpc
@@ -59,6 +63,7 @@ def test_train_chunk_fills_buffer_with_real_transitions():
      'must be a multiple of config.model.num_elites'),
     (dict(steps_per_chunk=30, num_envs=4), 'must be a multiple of config.num_envs'),
     (dict(buffer_capacity=10), 'config.buffer_capacity must hold one chunk'),
+    (dict(ilqr=dict(feedback=None)), 'config.ilqr.feedback must be True or False, got None'),
 ])
 def test_bad_config_values(override, message):
   config = mpc.default_config()
@@ -132,16 +137,117 @@ def test_lecture_versions_plan_execute_and_refit_as_described(version):
     assert mean_return > -400, mean_return
 
 
-def test_ilqr_mpc_through_learned_model_swings_up_pendulum():
+@pytest.mark.parametrize('version', ['ilqr', 'ilqr_feedback'])
+def test_ilqr_mpc_through_learned_model_swings_up_pendulum(version):
   """Version 'ilqr': iLQR through the learned model's mean, replanning every step
-  and executing u = u_plan + K (x - x_plan); 3 random episodes, 2 with the model."""
+  (so executing u_plan only); 'ilqr_feedback': replanning every 5 steps and
+  executing u_plan + K (x - x_plan) in between, a term that changes what happens
+  (the same model without it returns something else). 3 random episodes, 2 with
+  the model; random torques average about -1230."""
   env = envs.make('pendulum')
-  config = small_version_config('ilqr')
+  config = small_version_config(version)
+  assert config.replan_every == (5 if version == 'ilqr_feedback' else 1)
   agent = mpc.make(config, env)
   state = jax.jit(agent.init)(jax.random.PRNGKey(0))
   chunk = jax.jit(agent.train_chunk)
   for _ in range(5):
     state, metrics = chunk(state)
-  mean_return = float(jax.jit(agent.evaluate, static_argnums=2)(
+  evaluate = lambda agent: float(jax.jit(agent.evaluate, static_argnums=2)(
       state.params, jax.random.PRNGKey(1), 4))
+  mean_return = evaluate(agent)
   assert mean_return > -300, mean_return
+  if version == 'ilqr_feedback':
+    config.ilqr.feedback = False
+    assert abs(evaluate(mpc.make(config, env)) - mean_return) > 1e-3
+
+
+KICK = [0.0, 1.0, 0.0, -1.0]  # velocities of the double integrators
+
+
+class Kicked(Wrapper):
+  """Adds `kick` to the state after step `at` of every `period` steps: a disturbance
+  the planner (which plans with the undisturbed task) cannot foresee."""
+
+  def __init__(self, env, kick, at, period):
+    super().__init__(env)
+    self.kick, self.at, self.period = jnp.asarray(kick), at, period
+
+  def step(self, state, action):
+    state = self.env.step(state, action)
+    kicked = jnp.round(state.info['steps']).astype(jnp.int32) % self.period == self.at
+    return state.replace(obs=state.obs + jnp.where(kicked, self.kick, 0.0))
+
+
+def finite_horizon_lqr(A, B, Q, R, horizon):
+  """Gains L_t (u = -L_t x) and cost-to-go matrices P_t (V_t = x'P_t x) of
+  sum_{t<H} x'Qx + u'Ru with no terminal cost, by the Riccati recursion in numpy."""
+  P, gains, values = np.zeros_like(Q), [], [np.zeros_like(Q)]
+  for _ in range(horizon):
+    L = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+    P = Q + A.T @ P @ (A - B @ L)
+    gains.insert(0, L)
+    values.insert(0, P)
+  return np.array(gains), np.array(values)
+
+
+def run_kicked_lq(feedback, horizon=10, kick_at=3):
+  """iLQR-MPC with the true LQ model, replanning every `horizon` steps, in an env
+  kicked after step `kick_at` of each plan; (obs, actions, rewards) as [T, envs, .]."""
+  # The task's double integrators with 5x stronger forces and R = 2.5 (u'Ru the same
+  # for the 5x smaller u): the actions stay inside the agent's [-1, 1], so the bound
+  # penalty and clipping never act and iLQR is exactly LQR.
+  default = envs.make('linear_quadratic').unwrapped
+  env = envs.make('linear_quadratic', episode_length=2 * horizon, B=5 * default.B,
+                  R=2.5 * np.eye(2))
+  env = Kicked(env, kick=KICK, at=kick_at, period=horizon)
+  config = mpc.default_config()
+  config.update(dict(planner='ilqr', horizon=horizon, replan_every=horizon, num_envs=2,
+                     steps_per_chunk=4 * horizon, buffer_capacity=4 * horizon))
+  config.ilqr.feedback = feedback
+  agent = mpc.make(config, env)
+  state, _ = jax.jit(agent.train_chunk)(agent.init(jax.random.PRNGKey(0)))
+  tr = jax.tree.map(lambda x: np.asarray(x, np.float64).reshape((2 * horizon, 2) + x.shape[1:]),
+                    replay.items(state.buffer))
+  return env.unwrapped, tr.obs, tr.action, tr.reward
+
+
+def test_ilqr_feedback_between_replans_is_lqr_under_an_unforeseen_kick():
+  """On a linear-quadratic task iLQR is LQR and its feedback law u_t = u_plan_t +
+  K_t (x_t - x_plan_t) is the optimal reaction to a disturbance: after the kick the
+  executed actions are -L_t x_t with L_t from an independent Riccati recursion, and
+  each plan's cost equals the closed form (nominal cost before the kick, then the
+  optimal cost-to-go x'P_t x from the kicked state). The plan alone (no feedback)
+  executes the nominal actions and pays more."""
+  horizon, kick_at = 10, 3
+  task, obs, actions, rewards = run_kicked_lq(True, horizon, kick_at)
+  _, open_obs, open_actions, open_rewards = run_kicked_lq(False, horizon, kick_at)
+  A, B, Q, R = (np.asarray(m, np.float64) for m in (task.A, task.B, task.Q, task.R))
+  gains, values = finite_horizon_lqr(A, B, Q, R, horizon)
+  assert np.abs(actions).max() < 1.0  # bounds inactive (the agent clips to [-1, 1])
+
+  step_in_plan = np.arange(2 * horizon) % horizon
+  np.testing.assert_allclose(actions, -np.einsum('tao,tno->tna', gains[step_in_plan], obs),
+                             atol=2e-4)
+  for plan_start in (0, horizon):
+    steps = slice(plan_start, plan_start + horizon)
+    x0 = obs[plan_start]                                  # [envs, obs]
+    # The nominal (unkicked) state at the kick, from x0 under the LQR law.
+    x = x0
+    for t in range(kick_at):
+      x = x @ (A - B @ gains[t]).T
+    kicked = obs[plan_start + kick_at]
+    np.testing.assert_allclose(kicked - x, np.broadcast_to(KICK, x.shape),
+                               atol=1e-4)  # the kick happened where it should
+    quad = lambda P, x: np.einsum('ni,ij,nj->n', x, P, x)
+    # The nominal cost up to the kick, then the optimal cost-to-go from the kicked state.
+    cost = quad(values[0], x0) - quad(values[kick_at], x) + quad(values[kick_at], kicked)
+    np.testing.assert_allclose(rewards[steps].sum(0), -cost, rtol=1e-4)
+
+  # Same start states; before the first kick nothing differs, from the kicked state
+  # on the actions do (but for the plan's last step, where L = 0: no cost follows it).
+  np.testing.assert_allclose(open_obs[:kick_at + 1] - obs[:kick_at + 1], 0.0, atol=1e-6)
+  np.testing.assert_allclose(open_actions[:kick_at], actions[:kick_at], atol=1e-5)
+  assert np.abs(open_actions[kick_at:horizon - 1] - actions[kick_at:horizon - 1]).min() > 0.01
+  open_return, feedback_return = open_rewards.sum(0), rewards.sum(0)  # seen: -43, -53 vs -32, -39
+  assert np.all(open_return < feedback_return - 0.1 * np.abs(feedback_return)), (
+      open_return, feedback_return)

@@ -31,10 +31,13 @@ def test_linear_quadratic_converges_in_one_step_to_lqr():
   # The task's cost is x'Qx + u'Ru (terminal x'Qx), lqr's has a factor 1/2.
   tile = lambda a, k: np.broadcast_to(a, (k,) + a.shape)
   args = (tile(task.A, T), tile(task.B, T), tile(2 * task.Q, T + 1), tile(2 * task.R, T))
-  X_ref, U_ref, cost_ref = lqr_rollout(lqr(*args), x0, *args)
+  reference = lqr(*args)
+  X_ref, U_ref, cost_ref = lqr_rollout(reference, x0, *args)
 
   for solution in (one, full):
     np.testing.assert_allclose(solution.U, U_ref, rtol=1e-4, atol=1e-5)
+    # The feedback gains MPC executes between replans are LQR's (state-independent here).
+    np.testing.assert_allclose(solution.K, reference.K, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(solution.X, X_ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(solution.cost, cost_ref, rtol=1e-5)
   assert cost_ref < total_cost(task.cost, task.dynamics, x0, U0)  # there was work to do
