@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # MBPO against SAC with the same SAC settings (configs/*.py:cpu): learning curves
 # (mean eval return of SEEDS seeds vs env steps) on pendulum, cart-pole swing-up and
-# brax/inverted_pendulum, and the ratio of env steps MBPO needs to reach SAC's
-# final return. CSV, PNG and JSON go to OUT.
+# brax/inverted_pendulum, and for targets set by SAC's curve (its final return,
+# 95% and 90% of its improvement) the env steps each method needs to reach them,
+# per seed and on the mean curves (steps_to_return.py). CSV, PNG and JSON go to
+# OUT, and each run's metrics.jsonl (every seed's curve) to OUT/runs/.
 # Then MBPO with MVE targets (H = 3) on pendulum, drawn with the other two.
 # Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 90 min on 2 cores)
 set -euo pipefail
@@ -13,6 +15,7 @@ SEEDS=${SEEDS:-3}
 export PYTHONPATH=.
 run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
           --num_seeds="$SEEDS" --eval_episodes=5 "$@"; }
+keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
 
 # env | MBPO steps | SAC steps | extra flags for both | extra MBPO flags
 while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do
@@ -21,6 +24,7 @@ while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do
       $both $model_flags --workdir="$OUT/mbpo_$name"
   run --config=experiments/configs/sac.py:cpu --env="$env" --total_steps="$sac_steps" \
       $both --workdir="$OUT/sac_$name"
+  keep "mbpo_$name"; keep "sac_$name"
   $PY experiments/plot.py --workdirs="$OUT/mbpo_$name,$OUT/sac_$name" --labels=MBPO,SAC \
       --title="$env: eval return, mean of $SEEDS seeds" --out="$OUT/$name.png" \
       --csv="$OUT/$name.csv"
@@ -34,6 +38,7 @@ RUNS
 
 run --config=experiments/configs/mbpo.py:cpu --env=pendulum --total_steps=4000 \
     --config.mve_horizon=3 --workdir="$OUT/mbpo_mve_pendulum"
+keep mbpo_mve_pendulum
 $PY experiments/plot.py --workdirs="$OUT/mbpo_pendulum,$OUT/mbpo_mve_pendulum,$OUT/sac_pendulum" \
     --labels="MBPO,MBPO+MVE(H=3),SAC" --title="pendulum: eval return, mean of $SEEDS seeds" \
     --out="$OUT/pendulum.png" --csv="$OUT/pendulum.csv"
