@@ -1,10 +1,12 @@
 """Plots from real metrics, and loading a trained policy for evaluation."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mbrl_jax import agents, checkpoint, metrics, plotting, runner
+from mbrl_jax.agents import pathwise
 from tests.helpers import small_run_config
 
 
@@ -36,15 +38,43 @@ def test_plot_writes_a_png(two_seed_run, tmp_path):
     plotting.plot_workdirs([str(tmp_path)], str(tmp_path / 'empty.png'))
 
 
-def test_load_policy_in_three_lines(two_seed_run):
-  policy = checkpoint.load_policy(str(two_seed_run), seed_index=1)
-  obs = jax.numpy.array([1.0, 0.0, 0.0])
-  action = policy(obs, jax.random.PRNGKey(3))
-  agent, _ = agents.build(small_run_config())
-  expected = agent.make_policy({}, True)(obs, jax.random.PRNGKey(3))
-  np.testing.assert_array_equal(action, expected)
+@pytest.fixture(scope='module')
+def two_seed_pathwise_run(tmp_path_factory):
+  """A policy with params of its own: pathwise through the pendulum env, 2 seeds x 2
+  chunks of 2 updates (checkpoints after chunk 1 and 2). (workdir, agent, final state)."""
+  workdir = tmp_path_factory.mktemp('pathwise')
+  config = pathwise.default_config()
+  config.update(dict(horizon=5, num_envs=2, steps_per_chunk=20, hidden_sizes=(8,)))
+  run_config = {'agent': 'pathwise', 'env': 'pendulum', 'env_kwargs': {'episode_length': 20},
+                'config': config.to_dict()}
+  agent, env = agents.build(run_config)
+  result = runner.run(agent, env, str(workdir), 40, run_config=run_config, num_seeds=2,
+                      eval_episodes=2, tensorboard=False, log=lambda s: None)
+  return str(workdir), agent, result.state
+
+
+def test_load_policy_restores_each_seeds_final_params(two_seed_pathwise_run):
+  """Actions of the loaded policy equal make_policy's on that seed's final params
+  (deterministic and sampled), and differ from the other seed's and from freshly
+  initialised params: restoring the wrong seed, an older checkpoint or init fails."""
+  workdir, agent, final = two_seed_pathwise_run
+  obs = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.5], [-0.6, 0.8, -2.0], [-1.0, 0.0, 1.0]])
+  key = jax.random.PRNGKey(3)
+  acting = lambda policy: np.asarray(jax.vmap(policy, in_axes=(0, None))(obs, key))
+  initial = jax.vmap(agent.init)(jax.random.split(jax.random.PRNGKey(0), 2)).params
+  loaded = []
+  for seed_index in (0, 1):
+    of_seed = lambda tree: jax.tree.map(lambda x: x[seed_index], tree)
+    for deterministic in (True, False):
+      got = acting(checkpoint.load_policy(workdir, seed_index, deterministic))
+      np.testing.assert_array_equal(
+          got, acting(agent.make_policy(of_seed(final.params), deterministic)))
+    loaded.append(got)  # sampled actions: the same key for both seeds
+    untrained = acting(agent.make_policy(of_seed(initial), False))
+    assert np.abs(got - untrained).max() > 1e-4, seed_index
+  assert np.abs(loaded[0] - loaded[1]).max() > 1e-2
   with pytest.raises(ValueError, match='seed_index must be in'):
-    checkpoint.load_policy(str(two_seed_run), seed_index=2)
+    checkpoint.load_policy(workdir, seed_index=2)
 
 
 def test_csv_has_one_row_per_step_with_the_same_numbers(two_seed_run, tmp_path):

@@ -5,6 +5,7 @@ update, the deterministic tabular model remembers (s, a) -> (s', r), then
 `planning_steps` Q-learning updates on (s, a) pairs drawn uniformly from those
 seen so far, replayed through the model. One run is a jitted while-loop over real
 steps until `num_episodes` episodes have ended; runs over seeds are a vmap.
+`first_episode_within` reads off when a run first found a short path.
 """
 
 import jax
@@ -87,3 +88,17 @@ def make_run(config: ml_collections.ConfigDict):
     return jax.lax.while_loop(going, real_step, carry)[8]
 
   return run
+
+
+def first_episode_within(lengths, max_steps: int):
+  """The index of each run's first episode that ended within `max_steps` steps.
+
+  lengths: [..., num_episodes] steps per episode as `run` returns them (0 for an
+  episode that never ended because the run hit config.max_steps). A run with no such
+  episode gets num_episodes, i.e. "not within the episodes run": a lower bound on
+  when it would happen, so means over runs stay comparable (argmax alone would say 0,
+  as if the first episode were short).
+  """
+  lengths = jnp.asarray(lengths)
+  short = (lengths >= 1) & (lengths <= max_steps)
+  return jnp.where(short.any(-1), jnp.argmax(short, -1), lengths.shape[-1])
