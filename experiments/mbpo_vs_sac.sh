@@ -7,11 +7,14 @@
 # OUT, and each run's metrics.jsonl (every seed's curve) to OUT/runs/.
 # Then MBPO with MVE targets (H = 3) on pendulum, drawn with the other two.
 # Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 90 min on 2 cores)
+#        ONLY=pendulum bash experiments/mbpo_vs_sac.sh [outdir]   (one env, and MVE
+#        when it is pendulum)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/mbpo_vs_sac}
 PY=${PY:-.venv/bin/python}
 SEEDS=${SEEDS:-3}
+ONLY=${ONLY:-}
 export PYTHONPATH=.
 run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
           --num_seeds="$SEEDS" --eval_episodes=5 "$@"; }
@@ -20,6 +23,7 @@ keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; 
 # env | MBPO steps | SAC steps | extra flags for both | extra MBPO flags
 while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do
   name=${env#brax/}
+  [[ -z "$ONLY" || "$ONLY" == "$env" ]] || continue
   run --config=experiments/configs/mbpo.py:cpu --env="$env" --total_steps="$mbpo_steps" \
       $both $model_flags --workdir="$OUT/mbpo_$name"
   run --config=experiments/configs/sac.py:cpu --env="$env" --total_steps="$sac_steps" \
@@ -36,6 +40,7 @@ cartpole_swingup|16000|25000| |--config.model.angle_dims=(1,)
 brax/inverted_pendulum|3000|10000|--config.steps_per_chunk=250 --config.random_steps=250|--config.model.learn_termination=True
 RUNS
 
+[[ -z "$ONLY" || "$ONLY" == pendulum ]] || exit 0
 run --config=experiments/configs/mbpo.py:cpu --env=pendulum --total_steps=4000 \
     --config.mve_horizon=3 --workdir="$OUT/mbpo_mve_pendulum"
 keep mbpo_mve_pendulum

@@ -8,6 +8,7 @@
 # planned action takes ~0.6 s with 3 x 64 members (~1.8 s with 3 x 200), so the
 # members are 3 x 64 here and PETS runs one seed; iLQR-MPC runs SEEDS seeds.
 # Usage: bash experiments/mpc_experiments.sh [outdir]   (about 55 min on 2 cores)
+#        PART=feedback bash experiments/mpc_experiments.sh [outdir]   (the last part only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/mpc_experiments}
@@ -16,7 +17,9 @@ SEEDS=${SEEDS:-2}
 run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
           --eval_every=1000 --eval_episodes=2 "$@"; }
 small_model="--config.model.width=64 --config.model.num_layers=3"
+PART=${PART:-all}
 
+if [[ "$PART" != feedback ]]; then
 run --config=experiments/configs/mpc.py:pets --env=cartpole_swingup $small_model \
     --config.model.angle_dims='(1,)' --total_steps=1600 --workdir="$OUT/pets_cartpole"
 run --config=experiments/configs/mpc.py:pets --env=pendulum $small_model \
@@ -27,6 +30,7 @@ run --config=experiments/configs/mpc.py:ilqr --env=cartpole_swingup $small_model
 run --config=experiments/configs/mpc.py:ilqr --env=pendulum $small_model \
     --config.random_steps=200 --total_steps=1200 --num_seeds="$SEEDS" \
     --workdir="$OUT/ilqr_pendulum"
+fi
 
 for feedback in true false; do
   run --config=experiments/configs/mpc.py:ilqr_feedback --env=cartpole_swingup $small_model \
@@ -39,6 +43,7 @@ for feedback in true false; do
 done
 
 for env in cartpole pendulum; do
+  [[ "$PART" == feedback ]] ||
   $PY experiments/plot.py --workdirs="$OUT/pets_$env,$OUT/ilqr_$env" --labels=PETS,iLQR-MPC \
       --key=episode_return --title="$env: return of each training episode" \
       --out="$OUT/$env.png" --csv="$OUT/$env.csv"

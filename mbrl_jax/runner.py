@@ -87,10 +87,11 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
   if restore_from is not None and not os.path.isdir(os.path.join(restore_from, ckpt.CHECKPOINTS)):
     raise ValueError(f'restore path {restore_from!r} holds no checkpoints '
                      f'(expected {os.path.join(restore_from, ckpt.CHECKPOINTS)}).')
+  if restore_from is not None:  # another run's settings: refused before the new workdir exists
+    _check_same_run(restore_from, identity)
   # Held before anything in the workdir is read or written: another run holding it
   # (or a workdir that is a file) is a one-line ValueError, and nothing changes.
   with ckpt.WorkdirLock(workdir):
-    _check_same_run(source, identity)
     _check_same_run(workdir, identity)
 
     counts = {'train_chunk': 0, 'evaluate': 0}

@@ -5,7 +5,11 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from mbrl_jax import data
+from mbrl_jax.evaluation import make_evaluator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(REPO, 'experiments', 'train.py')
@@ -91,3 +95,25 @@ def restored_state(workdir):
     return reader.restore_latest(abstract, log=lambda s: None)[1]
   finally:
     reader.close()
+
+
+def random_returns(env, episodes=1000):
+  """Returns of `episodes` uniform-random-action episodes, [episodes]."""
+  state = data.reset(env, jax.random.PRNGKey(0), episodes)
+  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
+  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1),
+                  env.episode_length)
+  return np.asarray(tr.episode_return[-1])
+
+
+def train_two_seeds(agent, env, chunks, eval_episodes=20):
+  """Seeds 0 and 1 as one vmap (as the runner runs them): (initial and trained mean
+  eval return [2] each, last metrics, final state)."""
+  state = jax.jit(jax.vmap(agent.init))(jnp.stack([jax.random.PRNGKey(s) for s in (0, 1)]))
+  chunk = jax.jit(jax.vmap(agent.train_chunk))
+  evaluate = jax.jit(jax.vmap(make_evaluator(env, agent.make_policy, eval_episodes),
+                              in_axes=(0, None)))
+  untrained = np.asarray(evaluate(state.params, jax.random.PRNGKey(1)))
+  for _ in range(chunks):
+    state, metrics = chunk(state)
+  return untrained, np.asarray(evaluate(state.params, jax.random.PRNGKey(1))), metrics, state

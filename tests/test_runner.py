@@ -154,6 +154,10 @@ def test_different_config_is_refused_and_nothing_is_overwritten(tmp_path):
     runner.run(agent, env, str(workdir), 60, run_config=run_config, tensorboard=False)
   with pytest.raises(ValueError, match='num_seeds'):
     run_small(workdir, total_steps=60, num_seeds=2)
+  with pytest.raises(ValueError, match='different configuration'):  # --restore of it
+    runner.run(agent, env, str(tmp_path / 'new'), 60, run_config=run_config,
+               restore_from=str(workdir), tensorboard=False)
+  assert not (tmp_path / 'new').exists()  # the refused run left no workdir behind
   after = {p: p.read_bytes() for p in workdir.rglob('*') if p.is_file()}
   assert after == before
 

@@ -1,9 +1,10 @@
-"""The agent contract (see shared DESIGN.md, "The agent contract").
+"""The agent contract (README, "Writing an agent").
 
 An algorithm is a module with `default_config()` and `make(config, env) -> Agent`.
 Its TrainState is one pytree holding everything a resume needs, with a field
-`params`: what `make_policy` takes. Additions to the design's three functions,
-needed by the host loop: `steps_per_chunk`, the real env steps one `train_chunk`
+`params`: what `make_policy` takes. `init(key) -> state`, `train_chunk(state) ->
+(state, metrics)` (pure, jittable), `make_policy(params, deterministic) ->
+policy(obs, key)`; `steps_per_chunk`, the real env steps one `train_chunk`
 call advances; optionally `evaluate(params, key, num_episodes) -> mean return`,
 for agents whose controller keeps state between steps (an open-loop plan, a
 feedback law around a nominal trajectory), which a per-step policy cannot express;

@@ -164,12 +164,14 @@ def gae(rewards, values, bootstrap_value, dones, discount: float, lambda_: float
   return targets - values, targets
 
 
-def reward_to_go(rewards, discount: float):
-  """sum_{k >= t} discount^(k - t) r_k within the window, time-major [T, N]."""
+def reward_to_go(rewards, discount: float, tail=None):
+  """sum_{k >= t} discount^(k - t) r_k within the window, plus discount^(T - t) *
+  tail [N] (the value after the window; none by default), time-major [T, N]."""
   def back(g, r):
     g = r + discount * g
     return g, g
-  _, out = jax.lax.scan(back, jnp.zeros_like(rewards[0]), rewards, reverse=True)
+  start = jnp.zeros_like(rewards[0]) if tail is None else tail
+  _, out = jax.lax.scan(back, start, rewards, reverse=True)
   return out
 
 
@@ -233,9 +235,11 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   # --- one iteration: imagine, then update ----------------------------------------------
   def reinforce_iteration(state: TrainState, batch, key):
-    obs, actions, rewards, _, _, _, alive = batch
-    returns = reward_to_go(rewards, discount)
+    obs, actions, rewards, dones, next_obs, _, alive = batch
     p = state.params
+    # The window cuts an endless task short: its tail is V(s_H), unless it terminated.
+    tail = (1.0 - dones[-1]) * value_apply(p.value, next_obs[-1])
+    returns = reward_to_go(rewards, discount, tail)
     if config.reinforce.baseline == 'value':
       baseline = value_apply(p.value, obs)
     else:
@@ -354,7 +358,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     metrics = data.episode_metrics(tr)
     metrics.update({k: jnp.where(learning, v.mean(), jnp.nan) for k, v in stats.items()})
     metrics.update(skipped_updates=skipped,
-                   model_holdout_mse=fit_metrics['holdout_mse'][state.params.model.elites].mean())
+                   model_holdout_mse=fit_metrics['holdout_mse'][state.params.model.elites].mean(),
+                   model_skipped_updates=fit_metrics['skipped_updates'].astype(jnp.float32))
     state = state.replace(key=key, env_steps=env_steps,
                           skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
     return state, metrics

@@ -308,7 +308,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       params, opt_state = fitted.model, fitted.opt_state
       elite_mse = fit_metrics['holdout_mse'][fitted.model.elites].mean()
       metrics.update(model_holdout_mse=jnp.where(refit, elite_mse, jnp.nan),
-                     model_epochs=jnp.where(refit, fit_metrics['epochs'], 0))
+                     model_epochs=jnp.where(refit, fit_metrics['epochs'], 0),
+                     model_skipped_updates=jnp.where(refit, fit_metrics['skipped_updates'], 0))
     return state.replace(params=params, opt_state=opt_state, env_state=env_state,
                          buffer=buffer_state, warm_start=warm, key=key,
                          env_steps=env_steps), metrics

@@ -338,6 +338,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     metrics = data.episode_metrics(tr)
     metrics.update(summarize(losses, norms, skipped, value_losses, learning))
     metrics['model_holdout_mse'] = fit_metrics['holdout_mse'][state.params.model.elites].mean()
+    metrics['model_skipped_updates'] = fit_metrics['skipped_updates'].astype(jnp.float32)
     state = state.replace(key=key, env_steps=env_steps,
                           skipped_updates=state.skipped_updates + skipped_now.astype(jnp.int32))
     return state, metrics
