@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from mbrl_jax import models
+from mbrl_jax import models, returns
 
 Params = Any
 
@@ -201,8 +201,9 @@ def pathwise_grads(problem: Problem, params, noise: Noise,
 
 
 def reward_to_go(rewards: jax.Array) -> jax.Array:
-  """G_t = sum_{k >= t} r_k, for rewards [..., H]."""
-  return jnp.flip(jnp.cumsum(jnp.flip(rewards, -1), -1), -1)
+  """G_t = sum_{k >= t} r_k, for batch-major rewards [..., H] (returns.reward_to_go
+  on the time axis)."""
+  return jnp.moveaxis(returns.reward_to_go(jnp.moveaxis(rewards, -1, 0)), 0, -1)
 
 
 def leave_one_out_advantage(values: jax.Array) -> jax.Array:

@@ -88,27 +88,6 @@ def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.Gradient
   return optax.adam(learning_rate)
 
 
-def lambda_returns(rewards, next_values, done, truncation, discount: float, lambda_: float):
-  """TD(lambda) targets, time-major [T, N], for windows that may cross episode ends.
-
-  At a step that ended an episode (done) the target bootstraps only from the true
-  next observation's value, and only for a time-limit end (truncation); elsewhere
-  G_t = r_t + discount ((1 - lambda) V(s_{t+1}) + lambda G_{t+1}), and the last
-  step of the window bootstraps fully from V(s_T).
-  """
-  cont = 1.0 - done
-  bootstrap = truncation * done
-
-  def back(g_next, inputs):
-    r, v, c, b = inputs
-    g = r + discount * (b * v + c * ((1.0 - lambda_) * v + lambda_ * g_next))
-    return g, g
-
-  _, targets = jax.lax.scan(back, next_values[-1], (rewards, next_values, cont, bootstrap),
-                            reverse=True)
-  return targets
-
-
 def collect(env, act: Callable, env_state, env_steps, key, num_steps: int, random_steps: int,
             low, high):
   """Steps the batch of real envs `num_steps` times with act(obs [N, obs], key), or

@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import jax
 
+from mbrl_jax.checks import check, check_choice, check_positive  # noqa: F401 (agents use them)
+
 TrainState = Any
 Metrics = Dict[str, jax.Array]
 Policy = Callable[[jax.Array, jax.Array], jax.Array]  # (obs, key) -> action
@@ -26,21 +28,3 @@ class Agent(NamedTuple):
   make_policy: Callable[[Any, bool], Policy]                # (params, deterministic)
   steps_per_chunk: int
   evaluate: Optional[Callable[[Any, jax.Array, int], jax.Array]] = None
-
-
-def check(condition: bool, message: str) -> None:
-  """Raise the one-line ValueError a bad config value deserves."""
-  if not condition:
-    raise ValueError(message)
-
-
-def check_positive(config, *names: str) -> None:
-  for name in names:
-    value = config[name]
-    check(isinstance(value, int) and value >= 1,
-          f'config.{name} must be an integer >= 1, got {value!r}.')
-
-
-def check_choice(config, name: str, allowed) -> None:
-  check(config[name] in allowed,
-        f'config.{name} must be one of {", ".join(map(repr, allowed))}; got {config[name]!r}.')

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, models
+from mbrl_jax import data, models, returns
 from mbrl_jax.agents import sac
 from mbrl_jax.agents.base import Agent, check, check_positive
 from mbrl_jax.data import replay
@@ -109,23 +109,6 @@ def rollout_length(schedule, env_steps, epoch_length):
   return (min_len + frac * (max_len - min_len)).astype(jnp.int32)
 
 
-def mve_targets(rewards, terminals, entropy_bonus, end_value, discount):
-  """Soft H-step targets y_0..y_H of a trajectory s_0, a_0, ..., s_H, a_H, s_{H+1}:
-  y_i = r_i + discount (1 - d_i) (y_{i+1} + entropy_bonus_{i+1}), with
-  y_{H+1} + bonus_{H+1} = end_value, the target critics' soft value of s_{H+1}.
-  rewards, terminals (0 or 1), entropy_bonus (-alpha log pi(a_i | s_i); index 0
-  unused): [H + 1, B]. Nothing after a terminal step reaches its target, not even a
-  NaN or inf (a select, not a product with 1 - d_i)."""
-  def backward(next_value, inputs):
-    reward, terminal, bonus = inputs
-    value = reward + jnp.where(terminal > 0, 0.0, discount * next_value)
-    return value + bonus, value
-
-  _, targets = jax.lax.scan(backward, end_value, (rewards, terminals, entropy_bonus),
-                            reverse=True)
-  return targets
-
-
 def make_mve_critic_loss(learner: sac.Learner, model_step, horizon: int, discount: float,
                          reward_scaling: float):
   """MVE's critic loss for sac's update: loss(q, policy, target_q, alpha, batch, key).
@@ -133,7 +116,8 @@ def make_mve_critic_loss(learner: sac.Learner, model_step, horizon: int, discoun
   model_step(obs [B, obs], action [B, act] in the env's bounds, key) -> (next_obs,
   reward, ended) is one imagined step of a batch. From each batch transition's
   next_obs the policy imagines `horizon` steps; the critics regress, at the batch
-  transition and at each imagined state, on the soft TD-k targets of mve_targets.
+  transition and at each imagined state, on the soft TD-k targets of
+  returns.mve_targets.
   A state imagined after a termination, or after a terminal batch transition, weighs
   0 and whatever it holds (even NaN) reaches neither a target nor a gradient; the
   mean is over all (H + 1) x B x 2 entries, so H = 0 is brax's one-step loss.
@@ -157,7 +141,7 @@ def make_mve_critic_loss(learner: sac.Learner, model_step, horizon: int, discoun
     end_action, end_log_prob = learner.sample_action(policy_params, obs_end, last_key)
     end_value = (learner.q_values(target_q_params, obs_end, end_action).min(-1)
                  - alpha * end_log_prob)
-    targets = mve_targets(
+    targets = returns.mve_targets(
         rewards=jnp.concatenate([batch.reward[None], rewards], 0) * reward_scaling,
         terminals=jnp.concatenate([first_terminal[None], ended * alive], 0),
         entropy_bonus=jnp.concatenate([jnp.zeros_like(log_probs[:1]), -alpha * log_probs], 0),

@@ -25,9 +25,8 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
-from brax.training.agents.ppo import losses as ppo_losses
 
-from mbrl_jax import data, models
+from mbrl_jax import data, models, returns
 from mbrl_jax.agents import _common
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
@@ -147,34 +146,6 @@ def ppo_policy_loss(log_prob, old_log_prob, advantages, clip_epsilon: float, wei
   return -(weight * surrogate).sum() / jnp.maximum(weight.sum(), 1.0)
 
 
-def gae(rewards, values, bootstrap_value, dones, discount: float, lambda_: float):
-  """GAE(lambda) advantages and value targets of imagined windows, time-major [T, N].
-
-  `dones` is 1.0 from the terminating step on (as models.rollout gives it); the
-  window's end is not an episode end, so V(s_T) (bootstrap_value) closes it. The
-  targets are brax's `compute_gae` lambda-returns; the advantage is target - V(s_t),
-  Schulman et al.'s GAE (brax's own advantage, r_t + discount target_{t+1} - V(s_t),
-  weighs the next step's lambda-return fully instead).
-  """
-  before = jnp.concatenate([jnp.zeros_like(dones[:1]), dones[:-1]])
-  termination = dones - before  # 1.0 at the terminating step only
-  targets, _ = ppo_losses.compute_gae(
-      truncation=jnp.zeros_like(rewards), termination=termination, rewards=rewards,
-      values=values, bootstrap_value=bootstrap_value, lambda_=lambda_, discount=discount)
-  return targets - values, targets
-
-
-def reward_to_go(rewards, discount: float, tail=None):
-  """sum_{k >= t} discount^(k - t) r_k within the window, plus discount^(T - t) *
-  tail [N] (the value after the window; none by default), time-major [T, N]."""
-  def back(g, r):
-    g = r + discount * g
-    return g, g
-  start = jnp.zeros_like(rewards[0]) if tail is None else tail
-  _, out = jax.lax.scan(back, start, rewards, reverse=True)
-  return out
-
-
 def _normalize(x, weight):
   total = jnp.maximum(weight.sum(), 1.0)
   mean = (weight * x).sum() / total
@@ -213,7 +184,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     obs, next_obs = time_major(out.obs[:, :-1]), time_major(out.obs[:, 1:])
     actions, rewards = time_major(out.actions), time_major(out.rewards)
     dones = time_major(out.dones)
-    alive = 1.0 - jnp.concatenate([jnp.zeros_like(dones[:1]), dones[:-1]])
+    alive = returns.alive_mask(dones)
     old_log_prob = policy.log_prob(params.policy, obs, actions)
     rewards = config.reward_scaling * rewards
     return obs, actions, rewards, dones, next_obs, old_log_prob, alive
@@ -239,13 +210,13 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     p = state.params
     # The window cuts an endless task short: its tail is V(s_H), unless it terminated.
     tail = (1.0 - dones[-1]) * value_apply(p.value, next_obs[-1])
-    returns = reward_to_go(rewards, discount, tail)
+    to_go = returns.reward_to_go(rewards, discount, tail)
     if config.reinforce.baseline == 'value':
       baseline = value_apply(p.value, obs)
     else:
-      baseline = (alive * returns).sum(1, keepdims=True) / jnp.maximum(
+      baseline = (alive * to_go).sum(1, keepdims=True) / jnp.maximum(
           alive.sum(1, keepdims=True), 1.0)
-    advantages = returns - baseline
+    advantages = to_go - baseline
     if config.normalize_advantage:
       advantages = _normalize(advantages, alive)
     advantages = jax.lax.stop_gradient(advantages)
@@ -259,7 +230,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
     def fit_value(carry, _):
       value_params, value_opt, skipped = carry
-      value_params, value_opt, loss, skip = value_step(value_params, value_opt, obs, returns,
+      value_params, value_opt, loss, skip = value_step(value_params, value_opt, obs, to_go,
                                                        alive)
       return (value_params, value_opt, skipped + skip), loss
 
@@ -275,7 +246,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     obs, actions, rewards, dones, next_obs, old_log_prob, alive = batch
     p = state.params
     values = value_apply(p.value, obs)
-    advantages, targets = gae(rewards, values, value_apply(p.value, next_obs[-1]), dones,
+    advantages, targets = returns.gae(rewards, values, value_apply(p.value, next_obs[-1]), dones,
                               discount, config.gae_lambda)
     flat = lambda x: x.reshape((-1,) + x.shape[2:])
     samples = (flat(obs), flat(actions), flat(old_log_prob), flat(advantages), flat(targets),

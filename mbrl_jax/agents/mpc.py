@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, models, planners
+from mbrl_jax import data, models, planners, returns
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import Task
@@ -323,8 +323,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                        env.episode_length // k, jnp.zeros((), jnp.int32), 0)
     rewards = tr.reward.reshape((env.episode_length, num_episodes))
     ended = tr.done.reshape((env.episode_length, num_episodes))
-    alive = jnp.concatenate([jnp.ones((1, num_episodes)),
-                             1.0 - jnp.cumsum(ended, axis=0)[:-1].clip(0, 1)])
+    alive = returns.alive_mask(jnp.cumsum(ended, axis=0).clip(0, 1))  # the first episode only
     return (alive * rewards).sum(0).mean()
 
   def make_policy(params, deterministic: bool = True):

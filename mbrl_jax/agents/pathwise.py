@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mbrl_jax import data, models
+from mbrl_jax import data, models, returns
 from mbrl_jax.agents import _common
 from mbrl_jax.agents._common import apply_if_finite
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
@@ -151,30 +151,6 @@ def _validate(config, env):
         f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
 
 
-def window_return(rewards, next_values, done, truncation, final_value, discount: float):
-  """The objective of one window, time-major [T, N] -> [N].
-
-  The window may cross episode ends (auto-reset): each episode segment in it adds
-  its discounted rewards, closed by discount^k V(true next obs) where it ended by
-  the time limit (nothing at a termination), and the segment still open at the
-  window's end is closed by discount^k V(s_T). Pass zero values for the plain
-  sum of discounted rewards.
-  """
-  def forward(carry, inputs):
-    acc, weight, total = carry
-    r, v, d, trunc = inputs
-    acc = acc + weight * r
-    total = total + d * (acc + weight * discount * trunc * v)
-    acc = (1.0 - d) * acc
-    weight = d + (1.0 - d) * weight * discount
-    return (acc, weight, total), None
-
-  zeros = jnp.zeros_like(rewards[0])
-  (acc, weight, total), _ = jax.lax.scan(forward, (zeros, zeros + 1.0, zeros),
-                                         (rewards, next_values, done, truncation))
-  return total + (1.0 - done[-1]) * (acc + weight * final_value)
-
-
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
   through_model = config.dynamics == 'model'
@@ -215,9 +191,10 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       return next_state, data.step_transition(state.obs, action, next_state)
 
     final, tr = jax.lax.scan(step, env_state, jax.random.split(key, horizon))
-    returns = window_return(scale * tr.reward, values(value_params, tr.next_obs), tr.done,
-                            tr.truncation, values(value_params, final.obs), discount)
-    return -returns.mean() / horizon, (final, tr)
+    objective = returns.window_return(scale * tr.reward, values(value_params, tr.next_obs),
+                                      tr.done, tr.truncation, values(value_params, final.obs),
+                                      discount)
+    return -objective.mean() / horizon, (final, tr)
 
   def model_window(policy_params, value_params, model, start_obs, key):
     out = models.rollout(ensemble, model, key, start_obs, horizon, config.propagation,
@@ -229,16 +206,17 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                          reward=time_major(out.rewards), next_obs=next_obs,
                          done=time_major(out.dones), truncation=jnp.zeros_like(out.dones.T),
                          episode_return=jnp.zeros_like(out.dones.T))
-    returns = window_return(scale * tr.reward, values(value_params, next_obs), tr.done,
-                            tr.truncation, values(value_params, out.obs[:, -1]), discount)
-    return -returns.mean() / horizon, tr
+    objective = returns.window_return(scale * tr.reward, values(value_params, next_obs),
+                                      tr.done, tr.truncation,
+                                      values(value_params, out.obs[:, -1]), discount)
+    return -objective.mean() / horizon, tr
 
   # --- the critic on a window's transitions ------------------------------------------
   def critic_update(params: Params, value_opt, tr: data.Transition, weight):
     """`config.value.updates` steps towards TD(lambda) targets from the target critic,
     then the Polyak step of the target; returns (params, value_opt, loss, skipped)."""
     tr = jax.lax.stop_gradient(tr)
-    targets = _common.lambda_returns(scale * tr.reward, value_apply(params.target_value,
+    targets = returns.lambda_returns(scale * tr.reward, value_apply(params.target_value,
                                                                     tr.next_obs),
                                      tr.done, tr.truncation, discount, config.value.lambda_)
 
@@ -267,7 +245,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       (loss, tr), grads = jax.value_and_grad(model_window, has_aux=True)(
           p.policy, p.value, p.model, start, window_key)
       env_state = state.env_state
-      alive = 1.0 - jnp.concatenate([jnp.zeros_like(tr.done[:1]), tr.done[:-1]])
+      alive = returns.alive_mask(tr.done)
     else:
       (loss, (env_state, tr)), grads = jax.value_and_grad(env_window, has_aux=True)(
           p.policy, p.value, state.env_state, window_key)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mbrl_jax.agents.base import check, check_choice
+from mbrl_jax.checks import check, check_choice
 from mbrl_jax.data import normalizer
 
 KINDS = ('gaussian', 'deterministic')

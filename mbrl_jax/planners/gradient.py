@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mbrl_jax.planners.shooting import Objective, _score, default_mean_std
+from mbrl_jax.planners.shooting import Objective, nan_as_worst, default_mean_std
 
 
 class GradientResult(NamedTuple):
@@ -52,7 +52,7 @@ def gradient_shooting(objective: Objective, init_actions: jax.Array,
   def step(carry, _):
     actions, opt_state, best, best_value, skipped = carry
     value, grad = value_and_grad(actions)
-    better = _score(value) > _score(best_value)
+    better = nan_as_worst(value) > nan_as_worst(best_value)
     best, best_value = jnp.where(better, actions, best), jnp.where(better, value, best_value)
     updates, new_state = optimizer.update(-grad, opt_state, actions)  # ascent
     new_actions = jnp.clip(optax.apply_updates(actions, updates), low, high)
@@ -67,7 +67,7 @@ def gradient_shooting(objective: Objective, init_actions: jax.Array,
              jnp.array(-jnp.inf, actions.dtype), jnp.zeros((), jnp.int32))
     (actions, _, best, best_value, skipped), _ = jax.lax.scan(step, start, None, int(steps))
     value = objective(actions)  # the last iterate was not evaluated inside the scan
-    final_wins = _score(value) >= _score(best_value)
+    final_wins = nan_as_worst(value) >= nan_as_worst(best_value)
     return GradientResult(jnp.where(final_wins, actions, best),
                           jnp.where(final_wins, value, best_value), skipped)
 
@@ -78,5 +78,5 @@ def gradient_shooting(objective: Objective, init_actions: jax.Array,
                             init_actions.dtype)
   starts = jnp.concatenate([init_actions[None], init_actions + std * noise])
   runs = jax.vmap(ascend)(starts)
-  best = jnp.argmax(_score(runs.value))
+  best = jnp.argmax(nan_as_worst(runs.value))
   return GradientResult(runs.plan[best], runs.value[best], runs.skipped.sum())

@@ -37,7 +37,7 @@ def random_shooting(objective: Objective, key: jax.Array, action_low: jax.Array,
 SAMPLING = ('clip', 'truncated')
 
 
-def _score(returns: jax.Array) -> jax.Array:
+def nan_as_worst(returns: jax.Array) -> jax.Array:
   """Returns to rank by: NaN counts as the worst possible (-inf)."""
   return jnp.where(jnp.isnan(returns), -jnp.inf, returns)
 
@@ -133,11 +133,11 @@ def cem(objective: Objective, key: jax.Array, action_low: jax.Array,
     mean, std, best_plan, best_value = carry
     samples = _sample(key, mean, std, low, high, int(population), sampling)
     returns = jax.vmap(objective)(samples)
-    scores, idx = jax.lax.top_k(_score(returns), int(num_elites))
+    scores, idx = jax.lax.top_k(nan_as_worst(returns), int(num_elites))
     elites = samples[idx]
     mean = alpha * mean + (1 - alpha) * elites.mean(0)
     std = jnp.maximum(alpha * std + (1 - alpha) * elites.std(0), min_std)
-    better = scores[0] > _score(best_value)
+    better = scores[0] > nan_as_worst(best_value)
     best_plan = jnp.where(better, elites[0], best_plan)
     best_value = jnp.where(better, returns[idx[0]], best_value)
     return (mean, std, best_plan, best_value), None
@@ -148,7 +148,7 @@ def cem(objective: Objective, key: jax.Array, action_low: jax.Array,
   value = objective(mean)
   if not return_best:
     return mean, value
-  final_wins = _score(value) >= _score(best_value)
+  final_wins = nan_as_worst(value) >= nan_as_worst(best_value)
   return jnp.where(final_wins, mean, best_plan), jnp.where(final_wins, value, best_value)
 
 
@@ -184,7 +184,7 @@ def mppi(objective: Objective, key: jax.Array, action_low: jax.Array,
 
   def iteration(mean, key):
     samples = _sample(key, mean, std, low, high, int(population), 'clip')
-    scores = _score(jax.vmap(objective)(samples))
+    scores = nan_as_worst(jax.vmap(objective)(samples))
     weights = jax.nn.softmax(scores / temperature)  # subtracts the max: no overflow
     new_mean = jnp.einsum('n,nha->ha', weights, samples)
     # All -inf (or a +inf) return makes the weights NaN: keep the old mean then.

@@ -35,26 +35,6 @@ def test_rollout_length_follows_the_paper_schedule():
     assert int(mbpo.rollout_length(schedule, jnp.int32(epoch * 1000 + 999), 1000)) == expected
 
 
-def test_mve_targets_equal_the_unrolled_sum():
-  rng = np.random.default_rng(0)
-  horizon, batch, gamma = 4, 6, 0.9
-  rewards = rng.normal(size=(horizon + 1, batch))
-  bonus = rng.normal(size=(horizon + 1, batch))
-  terminals = (rng.uniform(size=(horizon + 1, batch)) < 0.2).astype(float)
-  end_value = rng.normal(size=batch)
-  got = mbpo.mve_targets(jnp.asarray(rewards), jnp.asarray(terminals), jnp.asarray(bonus),
-                         jnp.asarray(end_value), gamma)
-  # y_i = sum_{k=i}^{H} g^{k-i} c_{i..k-1} r_k + sum_{k=i+1}^{H} g^{k-i} c_{i..k-1} bonus_k
-  #       + g^{H+1-i} c_{i..H} end_value, with c the product of (1 - d) so far.
-  for i in range(horizon + 1):
-    cont, expected = 1.0, np.zeros(batch)
-    for k in range(i, horizon + 1):
-      expected += gamma**(k - i) * cont * (rewards[k] + (bonus[k] if k > i else 0.0))
-      cont = cont * (1.0 - terminals[k])
-    expected += gamma**(horizon + 1 - i) * cont * end_value
-    np.testing.assert_allclose(np.asarray(got[i]), expected, rtol=1e-5, atol=1e-5)
-
-
 # --- the MVE critic loss against a hand computation ----------------------------------
 # A fake world whose observation is (tag, t): the model steps t -> t + 1. Item 1 ends at
 # the imagined step from t = 2 and item 2's batch transition is terminal; whatever the

@@ -88,39 +88,6 @@ def test_ppo_surrogate_matches_a_hand_example():
   np.testing.assert_allclose(weighted, -(1.2 + 0.5) / 2, rtol=1e-6)
 
 
-def test_gae_matches_a_hand_computation():
-  """Two trajectories of 3 steps: one runs to the window's end (bootstrapped), one
-  terminates at step 1 (nothing after it counts)."""
-  g, lam = 0.9, 0.8
-  r = np.array([[1.0, 2.0], [0.5, 1.0], [2.0, 0.0]])
-  v = np.array([[3.0, 1.0], [2.0, 0.5], [1.0, 4.0]])
-  boot = np.array([4.0, 9.0])
-  dones = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-  adv, targets = model_pg.gae(*(jnp.asarray(x, jnp.float32) for x in (r, v, boot, dones)),
-                              g, lam)
-  # Column 0: deltas and the backward sum A_t = d_t + g lam A_{t+1}.
-  d = [r[0, 0] + g * v[1, 0] - v[0, 0], r[1, 0] + g * v[2, 0] - v[1, 0], r[2, 0] + g * boot[0]
-       - v[2, 0]]
-  a2 = d[2]
-  a1 = d[1] + g * lam * a2
-  a0 = d[0] + g * lam * a1
-  np.testing.assert_allclose(adv[:, 0], [a0, a1, a2], rtol=1e-5)
-  np.testing.assert_allclose(targets[:, 0], np.array([a0, a1, a2]) + v[:, 0], rtol=1e-5)
-  # Column 1 terminates at step 1: A_1 = r_1 - V(s_1), A_0 = d_0 + g lam A_1.
-  a1 = r[1, 1] - v[1, 1]
-  a0 = r[0, 1] + g * v[1, 1] - v[0, 1] + g * lam * a1
-  np.testing.assert_allclose(adv[:2, 1], [a0, a1], rtol=1e-5)
-
-
-def test_reward_to_go():
-  r = jnp.array([[1.0], [2.0], [3.0]])
-  np.testing.assert_allclose(model_pg.reward_to_go(r, 0.5)[:, 0],
-                             [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3], rtol=1e-6)
-  # With the value after the window (10): each return gains 0.5^(T - t) * 10.
-  np.testing.assert_allclose(model_pg.reward_to_go(r, 0.5, jnp.array([10.0]))[:, 0],
-                             [2.75 + 1.25, 3.5 + 2.5, 3 + 5.0], rtol=1e-6)
-
-
 @pytest.mark.parametrize('override,message', [
     (dict(algorithm='trpo'), "config.algorithm must be one of 'reinforce', 'ppo'"),
     (dict(horizon=0), 'config.horizon must be an integer >= 1, got 0'),

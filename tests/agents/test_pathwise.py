@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from brax.envs.base import Wrapper
 
-from mbrl_jax import data, envs, runner
+from mbrl_jax import data, envs, returns, runner
 from mbrl_jax.agents import _common, pathwise
 from mbrl_jax.evaluation import make_evaluator
 from tests.helpers import random_returns, train_two_seeds
@@ -140,53 +140,6 @@ def test_apply_if_finite_keeps_params_and_optimizer_state(loss_fn):
 
 
 # --- the objectives against direct computations --------------------------------------
-def test_window_return_matches_a_hand_computation():
-  """A 4-step window of one env whose episode ends by the time limit after step 1:
-  segment 1 = r0 + g r1 + g^2 V(true s2); segment 2 = r2 + g r3 + g^2 V(s4)."""
-  g = 0.9
-  r = np.array([1.0, 2.0, 3.0, 4.0])
-  v_next = np.array([10.0, 20.0, 30.0, 40.0])  # V of each step's true next obs
-  done = np.array([0.0, 1.0, 0.0, 0.0])
-  trunc = np.array([0.0, 1.0, 0.0, 0.0])
-  expected = (1 + g * 2 + g**2 * 20) + (3 + g * 4 + g**2 * 50)
-  col = lambda x: jnp.asarray(x, jnp.float32)[:, None]
-  out = pathwise.window_return(col(r), col(v_next), col(done), col(trunc), jnp.array([50.0]), g)
-  np.testing.assert_allclose(out, [expected], rtol=1e-6)
-  # A termination instead: no value after it.
-  out = pathwise.window_return(col(r), col(v_next), col(done), col(0 * trunc), jnp.array([50.0]),
-                               g)
-  np.testing.assert_allclose(out, [(1 + g * 2) + (3 + g * 4 + g**2 * 50)], rtol=1e-6)
-  # Without values: the discounted rewards of each segment.
-  zero = col(np.zeros(4))
-  out = pathwise.window_return(col(r), zero, col(done), col(trunc), jnp.zeros(1), g)
-  np.testing.assert_allclose(out, [(1 + g * 2) + (3 + g * 4)], rtol=1e-6)
-
-
-@pytest.mark.parametrize('lam', [0.0, 0.5, 1.0])
-def test_lambda_returns_match_the_recursive_definition(lam):
-  g, T = 0.95, 6
-  rng = np.random.default_rng(0)
-  r, v = rng.normal(size=(T, 2)), rng.normal(size=(T, 2))
-  done = np.zeros((T, 2))
-  done[2, 1] = 1.0
-  trunc = done.copy()  # a time-limit end: bootstrap from the true next obs only
-  got = _common.lambda_returns(*(jnp.asarray(x, jnp.float32) for x in (r, v, done, trunc)),
-                               g, lam)
-  want = np.zeros((T, 2))
-  for n in range(2):
-    nxt = v[T - 1, n]
-    for t in reversed(range(T)):
-      if done[t, n]:
-        want[t, n] = r[t, n] + g * v[t, n]
-      else:
-        want[t, n] = r[t, n] + g * ((1 - lam) * v[t, n] + lam * nxt)
-      nxt = want[t, n]
-  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-  if lam == 1.0:  # Monte Carlo within each segment, bootstrapped at the ends
-    np.testing.assert_allclose(got[0, 0], sum(g**k * r[k, 0] for k in range(T)) + g**T * v[-1, 0],
-                               rtol=1e-5)
-
-
 def test_pathwise_gradient_matches_finite_differences():
   """The gradient of a 5-step window objective through the pendulum's dynamics
   (deterministic policy: mode) against central differences of a policy scale."""
@@ -205,7 +158,7 @@ def test_pathwise_gradient_matches_finite_differences():
 
     _, rewards = jax.lax.scan(step, obs0, None, length=5)
     zeros = jnp.zeros_like(rewards)
-    return pathwise.window_return(rewards, zeros, zeros, zeros, zeros[0], 0.9).mean()
+    return returns.window_return(rewards, zeros, zeros, zeros, zeros[0], 0.9).mean()
 
   grad = float(jax.grad(objective)(1.0))
   eps = 1e-2
@@ -235,7 +188,7 @@ def test_pathwise_gradient_through_a_brax_backend_matches_finite_differences():
 
     _, (rewards, done) = jax.lax.scan(step, start, jax.random.split(jax.random.PRNGKey(2), 8))
     zeros = jnp.zeros_like(rewards)
-    return pathwise.window_return(rewards, zeros, done, zeros, zeros[0], 0.99).mean()
+    return returns.window_return(rewards, zeros, done, zeros, zeros[0], 0.99).mean()
 
   value_and_grad = jax.jit(jax.value_and_grad(window))
   _, grad = value_and_grad(params)
