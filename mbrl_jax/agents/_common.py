@@ -14,8 +14,7 @@ import jax.numpy as jnp
 import optax
 from brax.training import distribution, networks
 
-from mbrl_jax import data, models
-from mbrl_jax.data import replay
+from mbrl_jax import data
 from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
 
 ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh, 'silu': nn.silu}
@@ -107,25 +106,6 @@ def collect(env, act: Callable, env_state, env_steps, key, num_steps: int, rando
   (env_state, env_steps), tr = jax.lax.scan(one, (env_state, env_steps),
                                             jax.random.split(key, num_steps))
   return env_state, env_steps, tr
-
-
-def collect_and_refit(env, act: Callable, state, buffer, trainer, collect_key, fit_key,
-                      num_steps: int, random_steps: int, low, high):
-  """The model-based outer step: `collect` real steps into the replay buffer, then
-  refit the ensemble on all of it. `state` has env_state, env_steps, buffer,
-  params.model and model_opt. Returns (state with all five updated, transitions
-  [num_steps, N], fit metrics)."""
-  env_state, env_steps, tr = collect(env, act, state.env_state, state.env_steps, collect_key,
-                                     num_steps, random_steps, low, high)
-  buffer_state = buffer.add(state.buffer,
-                            jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
-  fitted, fit_metrics = trainer.fit(
-      models.TrainerState(state.params.model, state.model_opt), replay.items(buffer_state),
-      replay.valid_mask(buffer_state), fit_key)
-  state = state.replace(params=state.params.replace(model=fitted.model),
-                        model_opt=fitted.opt_state, env_state=env_state, env_steps=env_steps,
-                        buffer=buffer_state)
-  return state, tr, fit_metrics
 
 
 def make_policy_fn(policy: TanhGaussianPolicy):

@@ -33,7 +33,7 @@ from mbrl_jax import data, models, returns
 from mbrl_jax.agents import sac
 from mbrl_jax.agents.base import Agent, check, check_positive
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import Task
+from mbrl_jax.envs.base import task_of
 
 LOSS_NAMES = ('critic_loss', 'actor_loss', 'alpha_loss', 'alpha')
 
@@ -182,7 +182,7 @@ def _validate(config, env):
   check(num_rollouts % config.model.num_elites == 0,
         f'rollouts_per_step * retrain_every ({num_rollouts}) must be a multiple of '
         f'config.model.num_elites ({config.model.num_elites}).')
-  is_task = isinstance(env.unwrapped, Task)
+  is_task = task_of(env) is not None
   check(config.model.learn_reward or is_task,
         f'{type(env.unwrapped).__name__} has no reward function: set '
         'config.model.learn_reward=True.')
@@ -195,7 +195,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   trainer = models.Trainer(ensemble)
   buffer = replay.make_replay_buffer(config.buffer_capacity, sample_batch_size=1)
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
-  task = env.unwrapped if isinstance(env.unwrapped, Task) else None
+  task = task_of(env)
   reward_fn = None if config.model.learn_reward else task.reward_fn
   termination_fn = (task.termination_fn if task is not None and
                     not config.model.learn_termination else None)

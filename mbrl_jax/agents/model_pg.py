@@ -27,10 +27,10 @@ import jax.numpy as jnp
 import ml_collections
 
 from mbrl_jax import data, models, returns
-from mbrl_jax.agents import _common
+from mbrl_jax.agents import _common, model_based
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import Task
+from mbrl_jax.envs.base import task_of
 
 ALGORITHMS = ('reinforce', 'ppo')
 BASELINES = ('value', 'mean')
@@ -113,7 +113,7 @@ def _validate(config, env):
   check(config.propagation == 'expectation' or config.num_starts % elites == 0,
         f'config.num_starts ({config.num_starts}) must be a multiple of '
         f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
-  check(isinstance(env.unwrapped, Task) or config.model.learn_reward,
+  check(task_of(env) is not None or config.model.learn_reward,
         f'model_pg needs the task\'s reward function (a JAX-native task) or '
         f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
   if config.algorithm == 'ppo':
@@ -166,7 +166,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   ensemble = models.Ensemble(config.model, obs_size, act_size)
   trainer = models.Trainer(ensemble)
   buffer = replay.make_replay_buffer(config.buffer_capacity, config.num_starts)
-  task = env.unwrapped if isinstance(env.unwrapped, Task) else None
+  task = task_of(env)
   reward_fn = None if config.model.learn_reward else task.reward_fn
   termination_fn = None if task is None else task.termination_fn
   per_env = config.steps_per_chunk // config.num_envs
@@ -311,27 +311,18 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                       env_steps=jnp.zeros((), jnp.int32),
                       skipped_updates=jnp.zeros((), jnp.int32))
 
+  def improve(state: TrainState, key):
+    return jax.lax.scan(iteration, state, jax.random.split(key, config.iterations_per_chunk))
+
   def train_chunk(state: TrainState):
-    key, collect_key, fit_key, update_key = jax.random.split(state.key, 4)
-    state, tr, fit_metrics = _common.collect_and_refit(
-        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state, buffer, trainer,
-        collect_key, fit_key, per_env, config.random_steps, low, high)
-    env_steps = state.env_steps
-    # Learn once the random phase is over; earlier updates are computed and discarded.
-    learning = env_steps >= config.random_steps
-    updated, stats = jax.lax.scan(iteration, state,
-                                  jax.random.split(update_key, config.iterations_per_chunk))
-    state = state.replace(params=_common.keep_if(learning, updated.params, state.params),
-                          policy_opt=_common.keep_if(learning, updated.policy_opt,
-                                                     state.policy_opt),
-                          value_opt=_common.keep_if(learning, updated.value_opt, state.value_opt))
+    key, *keys = jax.random.split(state.key, 4)
+    act = lambda obs, k: policy.sample(state.params.policy, obs, k)
+    state, metrics, stats, learning = model_based.collect_refit_improve(
+        env, act, state, buffer, trainer, improve, keys, per_env, config.random_steps, low, high)
     skipped = jnp.where(learning, stats.pop('skipped').sum(), 0.0)
-    metrics = data.episode_metrics(tr)
     metrics.update({k: jnp.where(learning, v.mean(), jnp.nan) for k, v in stats.items()})
-    metrics.update(skipped_updates=skipped,
-                   model_holdout_mse=fit_metrics['holdout_mse'][state.params.model.elites].mean(),
-                   model_skipped_updates=fit_metrics['skipped_updates'].astype(jnp.float32))
-    state = state.replace(key=key, env_steps=env_steps,
+    metrics['skipped_updates'] = skipped
+    state = state.replace(key=key,
                           skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
     return state, metrics
 

@@ -36,7 +36,7 @@ import ml_collections
 from mbrl_jax import data, models, planners, returns
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import Task
+from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('true', 'learned')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
@@ -148,7 +148,7 @@ def _validate(config, env):
   check(config.buffer_capacity >= config.steps_per_chunk,
         f'config.buffer_capacity must hold one chunk of transitions '
         f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
-  check(isinstance(env.unwrapped, Task),
+  check(task_of(env) is not None,
         f'mpc needs a JAX-native task (its reward function), not {type(env.unwrapped).__name__}.')
   if config.dynamics == 'learned':
     num_elites = config.model.num_elites
@@ -159,7 +159,7 @@ def _validate(config, env):
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
-  task = env.unwrapped
+  task = task_of(env)
   learned = config.dynamics == 'learned'
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
   middle = (low + high) / 2

@@ -32,11 +32,11 @@ import ml_collections
 import optax
 
 from mbrl_jax import data, models, returns
-from mbrl_jax.agents import _common
+from mbrl_jax.agents import _common, model_based
 from mbrl_jax.agents._common import apply_if_finite
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import Task
+from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('env', 'model')
 PROPAGATIONS = ('ts1', 'tsinf', 'expectation')
@@ -146,7 +146,7 @@ def _validate(config, env):
   check(config.propagation == 'expectation' or config.batch_size % elites == 0,
         f'config.batch_size ({config.batch_size}) must be a multiple of '
         f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
-  check(isinstance(env.unwrapped, Task) or config.model.learn_reward,
+  check(task_of(env) is not None or config.model.learn_reward,
         f'pathwise through a model needs the task\'s reward function (a JAX-native task) or '
         f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
 
@@ -168,7 +168,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     ensemble = models.Ensemble(config.model, obs_size, act_size)
     trainer = models.Trainer(ensemble)
     buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
-    task = env.unwrapped if isinstance(env.unwrapped, Task) else None
+    task = task_of(env)
     reward_fn = None if config.model.learn_reward else task.reward_fn
     termination_fn = None if task is None else task.termination_fn
     per_env = config.steps_per_chunk // config.num_envs
@@ -296,28 +296,20 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                           skipped_updates=state.skipped_updates + skipped.sum().astype(jnp.int32))
     return state, metrics
 
-  def model_chunk(state: TrainState):
-    key, collect_key, fit_key, update_key = jax.random.split(state.key, 4)
+  def improve(state: TrainState, key):
+    state, (losses, norms, skipped, value_losses, _) = jax.lax.scan(
+        update, state, jax.random.split(key, num_updates))
+    return state, (losses, norms, skipped, value_losses)
 
-    state, tr, fit_metrics = _common.collect_and_refit(
-        env, lambda obs, k: policy.sample(state.params.policy, obs, k), state, buffer, trainer,
-        collect_key, fit_key, per_env, config.random_steps, low, high)
-    env_steps = state.env_steps
-    # Improve the policy through the refitted model once the random phase is over;
-    # updates computed before then are discarded (a vmapped cond would run them anyway).
-    learning = env_steps >= config.random_steps
-    updated, (losses, norms, skipped, value_losses, _) = jax.lax.scan(
-        update, state, jax.random.split(update_key, num_updates))
-    state = state.replace(params=_common.keep_if(learning, updated.params, state.params),
-                          policy_opt=_common.keep_if(learning, updated.policy_opt,
-                                                     state.policy_opt),
-                          value_opt=_common.keep_if(learning, updated.value_opt, state.value_opt))
-    skipped_now = jnp.where(learning, skipped.sum(), 0.0)
-    metrics = data.episode_metrics(tr)
+  def model_chunk(state: TrainState):
+    key, *keys = jax.random.split(state.key, 4)
+    act = lambda obs, k: policy.sample(state.params.policy, obs, k)
+    state, metrics, (losses, norms, skipped, value_losses), learning = (
+        model_based.collect_refit_improve(env, act, state, buffer, trainer, improve, keys,
+                                          per_env, config.random_steps, low, high))
     metrics.update(summarize(losses, norms, skipped, value_losses, learning))
-    metrics['model_holdout_mse'] = fit_metrics['holdout_mse'][state.params.model.elites].mean()
-    metrics['model_skipped_updates'] = fit_metrics['skipped_updates'].astype(jnp.float32)
-    state = state.replace(key=key, env_steps=env_steps,
+    skipped_now = jnp.where(learning, skipped.sum(), 0.0)
+    state = state.replace(key=key,
                           skipped_updates=state.skipped_updates + skipped_now.astype(jnp.int32))
     return state, metrics
 

@@ -7,7 +7,7 @@ planner may use. Reward and termination are pure functions of
 the same reward seen by optimal-control planners (trajax convention).
 """
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -95,3 +95,9 @@ def bounds(low, high, size: int) -> Tuple[np.ndarray, np.ndarray]:
   if np.any(low >= high):
     raise ValueError(f'action bounds need low < high, got low={low}, high={high}.')
   return low, high
+
+
+def task_of(env) -> Optional['Task']:
+  """The JAX-native task under an env's wrappers (its pure dynamics, reward and
+  termination functions), or None for an env without them (Brax)."""
+  return env.unwrapped if isinstance(env.unwrapped, Task) else None
