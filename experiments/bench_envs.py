@@ -65,10 +65,8 @@ def main(argv):
       rows.append(row)
       print(json.dumps(row), flush=True)
   result = {'device': str(jax.devices()[0]), 'jax': jax.__version__, 'rows': rows}
-  if FLAGS.out:
-    with open(FLAGS.out, 'w') as f:
-      json.dump(result, f, indent=2)
-  print(json.dumps(result))
+  from mbrl_jax import metrics
+  metrics.report(result, FLAGS.out)
 
 
 if __name__ == '__main__':

@@ -267,6 +267,7 @@ def plot(results, horizons, out_dir):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   tasks = list(results['tasks'])
   settings = [s for s in ('env', 'model') if any(s in results['tasks'][t] for t in tasks)]
   paths = []
@@ -293,10 +294,8 @@ def plot(results, horizons, out_dir):
           ax.set_ylim(-0.2, 1.05)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
     path = os.path.join(out_dir, fname)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plotting.save_figure(fig, path)
     paths.append(path)
   # The closing figure: var(pathwise) / var(LR) against H, crossing 1 at the crossover.
   fig, ax = plt.subplots(figsize=(7, 4))
@@ -319,10 +318,8 @@ def plot(results, horizons, out_dir):
   ax.set_title('above 0: the likelihood-ratio estimator has the lower variance')
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
-  fig.tight_layout()
   path = os.path.join(out_dir, 'crossover.png')
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  plotting.save_figure(fig, path)
   return paths + [path]
 
 

@@ -4,14 +4,13 @@ included), after the random phase, one seed. Prints JSON.
   PYTHONPATH=. python experiments/bench_mbpo.py --env=pendulum --version=paper
 """
 
-import json
 import time
 
 import jax
 from absl import app, flags
 
 from experiments.configs import mbpo as mbpo_configs
-from mbrl_jax import envs
+from mbrl_jax import envs, metrics
 from mbrl_jax.agents import mbpo
 
 flags.DEFINE_string('env', 'pendulum', 'Env name.')
@@ -33,10 +32,10 @@ def main(_):
   state, _ = chunk(state)  # compile + the random phase (refit and rollouts gated off)
   jax.block_until_ready(state)
   first = time.perf_counter() - start
-  seconds, metrics = [], None
+  seconds, chunk_metrics = [], None
   for _ in range(FLAGS.chunks):
     start = time.perf_counter()
-    state, metrics = chunk(state)
+    state, chunk_metrics = chunk(state)
     jax.block_until_ready(state)
     seconds.append(time.perf_counter() - start)
   result = {
@@ -49,13 +48,10 @@ def main(_):
                   f'{config.model.width}'},
       'compile_and_random_chunk_s': round(first, 1),
       'seconds_per_1000_env_steps': [round(s, 1) for s in seconds],
-      'model_epochs_last_refit': int(metrics['model_epochs']),
-      'model_holdout_mse': float(metrics['model_holdout_mse']),
+      'model_epochs_last_refit': int(chunk_metrics['model_epochs']),
+      'model_holdout_mse': float(chunk_metrics['model_holdout_mse']),
   }
-  print(json.dumps(result))
-  if FLAGS.out:
-    with open(FLAGS.out, 'w') as f:
-      json.dump(result, f, indent=1)
+  metrics.report(result, FLAGS.out)
 
 
 if __name__ == '__main__':

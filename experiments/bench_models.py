@@ -17,7 +17,6 @@ with TS1 and a tanh-linear policy.
 - rollout_transitions_per_s: model transitions per second of `models.rollout`.
 """
 
-import json
 
 from absl import app, flags
 
@@ -135,10 +134,8 @@ def main(argv):
                   'propagation': 'ts1'},
       'rollout_transitions_per_s': round(FLAGS.rollouts * FLAGS.horizon / roll_s),
   }
-  if FLAGS.out:
-    with open(FLAGS.out, 'w') as f:
-      json.dump(result, f, indent=2)
-  print(json.dumps(result, indent=2))
+  from mbrl_jax import metrics
+  metrics.report(result, FLAGS.out)
 
 
 if __name__ == '__main__':

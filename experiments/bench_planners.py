@@ -71,10 +71,8 @@ def main(argv):
                  batched_seconds_per_action=round(batched_s / FLAGS.batch, 5))
     result[name] = row
     print(json.dumps({name: row}), flush=True)
-  if FLAGS.out:
-    with open(FLAGS.out, 'w') as f:
-      json.dump(result, f, indent=2)
-  print(json.dumps(result, indent=2))
+  from mbrl_jax import metrics
+  metrics.report(result, FLAGS.out)
 
 
 if __name__ == '__main__':

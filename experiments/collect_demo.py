@@ -25,6 +25,7 @@ def plot_trajectories(path, obs, done, env_name, dt):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   num_steps, num_plot, obs_size = obs.shape
   labels = {'cartpole_swingup': ['cart x [m]', 'pole angle [rad]', 'cart velocity',
                                  'pole angular velocity']}.get(
@@ -42,9 +43,7 @@ def plot_trajectories(path, obs, done, env_name, dt):
   axes[-1].set_xlabel('time [s]' if dt else 'step')
   axes[0].legend(loc='upper right', fontsize=7, ncol=num_plot)
   fig.suptitle(f'{env_name}: random policy (dotted: episode ends, fresh reset)')
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  plotting.save_figure(fig, path)
 
 
 def main(argv):

@@ -34,6 +34,7 @@ def main(argv):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   fig, ax = plt.subplots(figsize=(6, 4))
   for n, curve in curves.items():
     ax.plot(range(2, len(curve) + 1), curve[1:], label=f'n = {n}')
@@ -42,9 +43,8 @@ def main(argv):
   ax.set_title('Dyna-Q on the Dyna maze (first episode left out)')
   ax.set_ylim(0, 800)
   ax.legend()
-  fig.tight_layout()
   out = os.path.join(FLAGS.workdir, 'dyna_q.png')
-  fig.savefig(out, dpi=100)
+  plotting.save_figure(fig, out)
   print(f'Wrote {out}')
 
 

@@ -82,6 +82,7 @@ def main(argv):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
   for ax, (name, res) in zip(axes[0], results.items()):
     for propagation, curve in res['compounding_mse'].items():
@@ -90,9 +91,8 @@ def main(argv):
     ax.set_xlabel('open-loop steps')
     ax.set_ylabel('mean squared error of obs')
     ax.legend()
-  fig.tight_layout()
   out = os.path.join(FLAGS.workdir, 'compounding_error.png')
-  fig.savefig(out, dpi=100)
+  plotting.save_figure(fig, out)
   print(f'Wrote {out} and model_quality.json')
 
 

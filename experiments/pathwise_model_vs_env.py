@@ -95,6 +95,7 @@ def plot(results, path):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   import numpy as np
 
   fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -111,9 +112,7 @@ def plot(results, path):
   ax.set_title('pendulum: pathwise policy learning, learned model vs true env\n'
                '(mean over seeds, shaded: min to max)')
   ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  plotting.save_figure(fig, path)
 
 
 def main(argv):

@@ -125,6 +125,7 @@ def plot(results, path):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  from mbrl_jax import plotting
   import numpy as np
 
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -142,9 +143,7 @@ def plot(results, path):
     ax.legend()
   fig.suptitle(f'pendulum: pathwise through the env vs brax APG '
                f'({FLAGS.num_envs} envs x {FLAGS.horizon}-step windows; mean, min to max)')
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  plotting.save_figure(fig, path)
 
 
 def main(argv):

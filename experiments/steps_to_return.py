@@ -8,7 +8,6 @@ curves quoted at several step counts (mbrl_jax.comparison).
   python experiments/steps_to_return.py --candidate=outputs/mbpo --baseline=outputs/sac
 """
 
-import json
 import sys
 
 from absl import app, flags
@@ -33,10 +32,7 @@ def main(_):
   except ValueError as err:
     sys.exit(f'error: {err}')
   result = {'candidate': FLAGS.candidate, 'baseline': FLAGS.baseline, **result}
-  print(json.dumps(result))
-  if FLAGS.out:
-    with open(FLAGS.out, 'w') as f:
-      json.dump(result, f, indent=1)
+  metrics.report(result, FLAGS.out)
 
 
 if __name__ == '__main__':

@@ -19,6 +19,15 @@ def _clean(value):
   return None if math.isnan(value) or math.isinf(value) else value
 
 
+def report(result: Dict, out: Optional[str] = None) -> None:
+  """Prints a benchmark's result as one JSON line, and writes it (indented) to `out`
+  when given: experiments print JSON, and keep it in experiments/results/."""
+  print(json.dumps(result), flush=True)
+  if out:
+    with open(out, 'w') as f:
+      json.dump(result, f, indent=1)
+
+
 def read(workdir: str) -> List[Dict]:
   """All complete metric rows of a workdir (a torn last line is skipped)."""
   path = os.path.join(workdir, METRICS_FILE)

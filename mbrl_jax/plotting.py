@@ -20,6 +20,15 @@ def curve(rows: List[Dict], key: str):
           np.array([v.max() for v in values]), np.array([len(v) for v in values]))
 
 
+def save_figure(fig, path: str, dpi: int = 100) -> None:
+  """Lays out, writes (creating the folder) and closes a matplotlib figure."""
+  import matplotlib.pyplot as plt
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=dpi)
+  plt.close(fig)
+
+
 def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
                   labels: Optional[Sequence[str]] = None, title: Optional[str] = None) -> str:
   """One line per workdir (mean over seeds), shaded between min and max."""
@@ -44,10 +53,7 @@ def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
   ax.set_ylabel(key.replace('_', ' '))
   ax.set_title(title or 'learning curve (mean over seeds, shaded: min to max)')
   ax.legend()
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  fig.savefig(out, dpi=100)
-  plt.close(fig)
+  save_figure(fig, out)
   return out
 
 
