@@ -15,6 +15,7 @@ import optax
 from brax.training import distribution, networks
 
 from mbrl_jax import data
+from mbrl_jax.checks import check, check_choice
 from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
 
 ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh, 'silu': nn.silu}
@@ -64,6 +65,23 @@ class TanhGaussianPolicy:
 
   def entropy(self, params, obs, key):
     return self.dist.entropy(self.logits(params, obs), key)
+
+
+PROPAGATIONS = ('ts1', 'tsinf', 'expectation')  # of imagined windows (models.rollout)
+
+
+def check_policy_learner(config) -> None:
+  """The config checks every policy learner here shares: propagation, activation,
+  network sizes, random phase, learning rate, policy std scale and discount."""
+  check_choice(config, 'propagation', PROPAGATIONS)
+  check_activation(config)
+  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
+        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  check(0 <= config.discount <= 1 and config.learning_rate > 0 and config.std_scale > 0,
+        f'need 0 <= discount <= 1, learning_rate > 0 and std_scale > 0, got discount='
+        f'{config.discount}, learning_rate={config.learning_rate}, std_scale={config.std_scale}.')
 
 
 def check_activation(config) -> str:

@@ -12,8 +12,9 @@ would run it anyway. The TrainState needs the fields `params.model`, `model_opt`
 (Not an agent itself: the registry skips it, as it has no `make`.)
 """
 
-from typing import Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Tuple
 
+import flax
 import jax
 import jax.numpy as jnp
 
@@ -21,6 +22,20 @@ from mbrl_jax import data, models
 from mbrl_jax.agents import _common
 from mbrl_jax.data import replay
 from mbrl_jax.guards import keep_if
+
+
+@flax.struct.dataclass
+class TrainState:
+  """The state of a policy learner on this skeleton (pathwise, model_pg)."""
+  params: Any                  # the agent's Params; params.model: the ModelState (or {})
+  policy_opt: Any
+  value_opt: Any              # {} without a value function
+  model_opt: Any              # {} without a model
+  env_state: Any
+  buffer: Any                 # replay.BufferState, or () without a model
+  key: jax.Array
+  env_steps: jax.Array
+  skipped_updates: jax.Array  # policy and value steps skipped for a non-finite gradient
 
 
 def elite_metrics(fit_metrics: Dict[str, jax.Array], model) -> Dict[str, jax.Array]:

@@ -34,7 +34,6 @@ from mbrl_jax.envs.base import task_of
 
 ALGORITHMS = ('reinforce', 'ppo')
 BASELINES = ('value', 'mean')
-PROPAGATIONS = ('ts1', 'tsinf', 'expectation')
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -74,35 +73,17 @@ class Params:
   model: Any  # ModelState
 
 
-@flax.struct.dataclass
-class TrainState:
-  params: Params
-  policy_opt: Any
-  value_opt: Any
-  model_opt: Any
-  env_state: Any
-  buffer: replay.BufferState
-  key: jax.Array
-  env_steps: jax.Array
-  skipped_updates: jax.Array  # policy and value steps skipped for a non-finite gradient
+TrainState = model_based.TrainState
 
 
 def _validate(config, env):
   check_choice(config, 'algorithm', ALGORITHMS)
-  check_choice(config, 'propagation', PROPAGATIONS)
   check_positive(config, 'num_envs', 'steps_per_chunk', 'buffer_capacity', 'num_starts',
                  'horizon', 'iterations_per_chunk')
-  _common.check_activation(config)
-  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
-        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
-  check(0 <= config.discount <= 1 and 0 <= config.gae_lambda <= 1,
-        f'need 0 <= discount <= 1 and 0 <= gae_lambda <= 1, got discount={config.discount}, '
-        f'gae_lambda={config.gae_lambda}.')
-  check(config.learning_rate > 0 and config.value_learning_rate > 0 and config.std_scale > 0,
-        f'need learning_rate, value_learning_rate and std_scale > 0, got '
-        f'{config.learning_rate}, {config.value_learning_rate}, {config.std_scale}.')
-  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
-        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
+  _common.check_policy_learner(config)
+  check(0 <= config.gae_lambda <= 1 and config.value_learning_rate > 0,
+        f'need 0 <= gae_lambda <= 1 and value_learning_rate > 0, got gae_lambda='
+        f'{config.gae_lambda}, value_learning_rate={config.value_learning_rate}.')
   check(config.steps_per_chunk % config.num_envs == 0,
         f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
         f'config.num_envs ({config.num_envs}).')

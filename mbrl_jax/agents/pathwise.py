@@ -39,7 +39,6 @@ from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('env', 'model')
-PROPAGATIONS = ('ts1', 'tsinf', 'expectation')
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -96,32 +95,14 @@ class Params:
   model: Any          # ModelState for 'model', else {}
 
 
-@flax.struct.dataclass
-class TrainState:
-  params: Params
-  policy_opt: Any
-  value_opt: Any
-  model_opt: Any
-  env_state: Any
-  buffer: Any         # replay.BufferState for 'model', else ()
-  key: jax.Array
-  env_steps: jax.Array
-  skipped_updates: jax.Array  # policy and value updates skipped for a non-finite gradient
+TrainState = model_based.TrainState
 
 
 def _validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
-  check_choice(config, 'propagation', PROPAGATIONS)
   check_positive(config, 'horizon', 'num_envs', 'steps_per_chunk', 'updates_per_chunk',
                  'batch_size', 'buffer_capacity')
-  _common.check_activation(config)
-  check(0 <= config.discount <= 1 and config.learning_rate > 0 and config.std_scale > 0,
-        f'need 0 <= discount <= 1, learning_rate > 0 and std_scale > 0, got discount='
-        f'{config.discount}, learning_rate={config.learning_rate}, std_scale={config.std_scale}.')
-  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
-        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
-  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
-        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  _common.check_policy_learner(config)
   if config.value_bootstrap:
     v = config.value
     check(0 <= v.lambda_ <= 1 and 0 < v.tau <= 1 and v.learning_rate > 0

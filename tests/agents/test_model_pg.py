@@ -92,7 +92,7 @@ def test_ppo_surrogate_matches_a_hand_example():
     (dict(algorithm='trpo'), "config.algorithm must be one of 'reinforce', 'ppo'"),
     (dict(horizon=0), 'config.horizon must be an integer >= 1, got 0'),
     (dict(num_starts=30), 'must be a multiple of config.model.num_elites'),
-    (dict(gae_lambda=1.5), 'need 0 <= discount <= 1 and 0 <= gae_lambda <= 1'),
+    (dict(gae_lambda=1.5), 'need 0 <= gae_lambda <= 1 and value_learning_rate > 0'),
     (dict(steps_per_chunk=201, num_envs=2), 'must be a multiple of config.num_envs'),
     (dict(ppo=dict(epochs=4, num_minibatches=7, clip_epsilon=0.2, entropy_cost=0.0)),
      'must divide the imagined samples per iteration'),
