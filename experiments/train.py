@@ -90,7 +90,8 @@ try:  # config_flags reads the --config.* overrides already here
                                   lock_config=True)
 except Exception as error:  # noqa: BLE001 -- ml_collections raises several kinds
   _bad_config(error)
-flags.DEFINE_string('agent', None, 'Agent name; default: the config file name.')
+flags.DEFINE_string('agent', None, 'Agent name, one of mbrl_jax.agents.AGENTS (tabular dyna_q '
+                    'has its own script); default: the config file name.')
 flags.DEFINE_string('env', 'pendulum', 'Env name (mbrl_jax.envs.names()).')
 flags.DEFINE_string('env_kwargs', '{}', 'JSON dict of env options, e.g. {"backend": "spring"}.')
 flags.DEFINE_string('workdir', 'outputs/run', 'Where metrics, checkpoints and plots go.')

@@ -1,41 +1,40 @@
-"""Agents, one module per algorithm, found by name.
+"""The registry of algorithms: one module per algorithm, listed here by name.
 
-Any module here that defines `default_config()` and `make(config, env)` is an
-agent: the launcher, the runner and checkpoints find it without being changed.
+`AGENTS` are the algorithms the launcher, the runner and checkpoints run: each
+module defines `default_config()` and `make(config, env) -> Agent` (README,
+"Writing an agent"). Adding one is a module and a line in `AGENTS`. `TABULAR`
+algorithms are a separate family: their worlds are tables, not brax Envs, so they
+have their own runner script (experiments/<name>.py) instead of `make`.
+The other modules here (base, _common, model_based) are pieces agents are built of.
 """
 
 import importlib
 import math
 import numbers
-import pkgutil
 from typing import Any, Dict, List, Tuple
 
 from mbrl_jax import envs
 from mbrl_jax.agents.base import Agent
 
-_NOT_AGENTS = {'base'}
+AGENTS = ('mbpo', 'model_pg', 'mpc', 'pathwise', 'sac')
+TABULAR = ('dyna_q',)
 MAX_INT = 2**31 - 1
 
 
 def names() -> List[str]:
-  found = []
-  for info in pkgutil.iter_modules(__path__):
-    if info.name in _NOT_AGENTS or info.name.startswith('_'):
-      continue
-    module = importlib.import_module(f'{__name__}.{info.name}')
-    if hasattr(module, 'default_config') and hasattr(module, 'make'):
-      found.append(info.name)
-  return sorted(found)
+  """The launcher's agents."""
+  return list(AGENTS)
 
 
 def get(name: str):
   """The agent module called `name` (only that module is imported)."""
-  modules = {info.name for info in pkgutil.iter_modules(__path__)}
-  if name in modules and name not in _NOT_AGENTS and not name.startswith('_'):
-    module = importlib.import_module(f'{__name__}.{name}')
-    if hasattr(module, 'default_config') and hasattr(module, 'make'):
-      return module
-  raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(names())}.')
+  if name in AGENTS:
+    return importlib.import_module(f'{__name__}.{name}')
+  if name in TABULAR:
+    raise ValueError(f'{name!r} is a tabular algorithm, not a launcher agent: run '
+                     f'experiments/{name}.py.')
+  raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(names())} '
+                   f'(tabular, with scripts of their own: {", ".join(TABULAR)}).')
 
 
 def _is_section(value) -> bool:
