@@ -16,10 +16,10 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 import jax
 
 from mbrl_jax.checks import check, check_choice, check_positive  # noqa: F401 (agents use them)
+from mbrl_jax.types import Policy  # (obs, key) -> action
 
 TrainState = Any
 Metrics = Dict[str, jax.Array]
-Policy = Callable[[jax.Array, jax.Array], jax.Array]  # (obs, key) -> action
 
 
 class Agent(NamedTuple):

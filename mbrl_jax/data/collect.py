@@ -1,26 +1,13 @@
 """Roll a policy out in a batch of envs: one jitted lax.scan over a vmapped step."""
 
-from typing import Any, Callable, Tuple
+from typing import Any, Tuple
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import Env, State
 
-# (params, obs, key) -> action, for one observation; collection vmaps it.
-PolicyFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
-
-
-@flax.struct.dataclass
-class Transition:
-  obs: jax.Array
-  action: jax.Array
-  reward: jax.Array
-  next_obs: jax.Array         # what the step produced, also at an episode's end
-  done: jax.Array             # 1.0 where the episode ended (either reason)
-  truncation: jax.Array       # 1.0 where it ended by the time limit
-  episode_return: jax.Array   # sum of rewards of the episode so far, this step included
+from mbrl_jax.types import ParamPolicy, Transition
 
 
 def step_transition(obs: jax.Array, action: jax.Array, next_state: State) -> Transition:
@@ -60,7 +47,7 @@ def action_bounds(env: Env) -> Tuple[np.ndarray, np.ndarray]:
   return low, high
 
 
-def random_policy(env: Env) -> PolicyFn:
+def random_policy(env: Env) -> ParamPolicy:
   """Uniform random actions within the env's bounds; ignores params."""
   low, high = action_bounds(env)
 
@@ -76,7 +63,7 @@ def reset(env: Env, key: jax.Array, num_envs: int) -> State:
   return jax.vmap(env.reset)(jax.random.split(key, num_envs))
 
 
-def collect(env: Env, policy: PolicyFn, params: Any, env_state: State,
+def collect(env: Env, policy: ParamPolicy, params: Any, env_state: State,
             key: jax.Array, num_steps: int) -> Tuple[State, Transition]:
   """Steps a batch of envs `num_steps` times; returns the new state and
   transitions of shape [num_steps, num_envs, ...].

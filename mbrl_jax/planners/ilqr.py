@@ -25,15 +25,14 @@ program, a fresh lambda per call recompiles (jit the caller to avoid that).
 """
 
 import functools
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from mbrl_jax.planners.lqr import LQRSolution, lqr
-
-Cost = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
-Dynamics = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+from mbrl_jax.types import Cost
+from mbrl_jax.types import TimedDynamics as Dynamics  # iLQR's dynamics take t
 
 
 class ILQRSolution(NamedTuple):

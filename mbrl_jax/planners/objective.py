@@ -1,12 +1,11 @@
 """The return of an action sequence from a start observation, under a model."""
 
-from typing import Callable, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
 
-Dynamics = Callable[[jax.Array, jax.Array], jax.Array]   # (obs, action) -> next_obs
-RewardFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+from mbrl_jax.types import Dynamics, RewardFn
 
 
 def rollout_return(dynamics: Dynamics, reward_fn: RewardFn, obs: jax.Array,

@@ -4,12 +4,12 @@ A planner maximises `objective(actions [horizon, act]) -> return` for one start
 state; batch it over start states with `jax.vmap`.
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 
-Objective = Callable[[jax.Array], jax.Array]
+from mbrl_jax.types import Objective
 
 
 def check_sizes(horizon: int, population: int) -> None:
