@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from mbrl_jax import data, models, returns
-from mbrl_jax.agents import sac
+from mbrl_jax.agents import model_based, sac
 from mbrl_jax.agents.base import Agent, check, check_positive
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
@@ -320,15 +320,15 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
              state.buffer, state.env_steps)
     (learner_state, env_state, real, env_steps), (tr, losses, skipped) = jax.lax.scan(
         env_step, carry, jax.random.split(steps_key, steps_per_segment))
-    elite_mse = fit_metrics['holdout_mse'][model.elites].mean()
+    model_metrics = model_based.model_metrics(fit_metrics, model, learning)
+    # Counts are summed over the chunk's segments, the rest averaged.
+    counts = {'skipped_updates': skipped.sum(),
+              'model_skipped_updates': model_metrics.pop('model_skipped_updates')}
     metrics = {
-        'model_holdout_mse': jnp.where(learning, elite_mse, jnp.nan),
-        'model_epochs': jnp.where(learning, fit_metrics['epochs'], 0),
+        **model_metrics,
         'rollout_length': jnp.where(learning, length, 0),
         'model_pool_size': pool.counts.sum(),
         **{k: jnp.nanmean(v) for k, v in losses.items()}}
-    counts = {'skipped_updates': skipped.sum(),
-              'model_skipped_updates': fit_metrics['skipped_updates'].astype(jnp.float32)}
     state = TrainState(params=MBPOParams(learner_state.params, model),
                        sac_opt=learner_state.opt, model_opt=fitted.opt_state,
                        env_state=env_state, buffer=real, pool=pool, key=key,

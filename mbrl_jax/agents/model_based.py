@@ -38,11 +38,17 @@ class TrainState:
   skipped_updates: jax.Array  # policy and value steps skipped for a non-finite gradient
 
 
-def elite_metrics(fit_metrics: Dict[str, jax.Array], model) -> Dict[str, jax.Array]:
-  """The model's share of a chunk's metrics: the elites' mean holdout MSE and the
-  minibatch steps the fit skipped for a non-finite loss."""
-  return {'model_holdout_mse': fit_metrics['holdout_mse'][model.elites].mean(),
-          'model_skipped_updates': fit_metrics['skipped_updates'].astype(jnp.float32)}
+def model_metrics(fit_metrics: Dict[str, jax.Array], model, fitted=True
+                  ) -> Dict[str, jax.Array]:
+  """The model's share of a chunk's metrics: the elites' mean holdout MSE, the
+  epochs of the fit and the minibatch steps it skipped for a non-finite loss; NaN
+  and 0 in a chunk that did not fit (`fitted`, traced, false). Every agent with a
+  model reports these."""
+  elite_mse = fit_metrics['holdout_mse'][model.elites].mean()
+  return {'model_holdout_mse': jnp.where(fitted, elite_mse, jnp.nan),
+          'model_epochs': jnp.where(fitted, fit_metrics['epochs'], 0),
+          'model_skipped_updates': jnp.where(fitted, fit_metrics['skipped_updates'],
+                                             0).astype(jnp.float32)}
 
 
 def collect_and_refit(env, act: Callable, state, buffer, trainer: models.Trainer, collect_key,
@@ -79,5 +85,5 @@ def collect_refit_improve(env, act: Callable, state, buffer, trainer: models.Tra
   improved, stats = improve(state, improve_key)
   state = keep_if(learning, improved, state)
   metrics = data.episode_metrics(tr)
-  metrics.update(elite_metrics(fit_metrics, state.params.model))
+  metrics.update(model_metrics(fit_metrics, state.params.model))
   return state, metrics, stats, learning

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from mbrl_jax import data, models, planners, returns
+from mbrl_jax.agents import model_based
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
@@ -306,10 +307,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                                         replay.items(buffer_state),
                                         replay.valid_mask(buffer_state), fit_key, refit)
       params, opt_state = fitted.model, fitted.opt_state
-      elite_mse = fit_metrics['holdout_mse'][fitted.model.elites].mean()
-      metrics.update(model_holdout_mse=jnp.where(refit, elite_mse, jnp.nan),
-                     model_epochs=jnp.where(refit, fit_metrics['epochs'], 0),
-                     model_skipped_updates=jnp.where(refit, fit_metrics['skipped_updates'], 0))
+      metrics.update(model_based.model_metrics(fit_metrics, fitted.model, refit))
     return state.replace(params=params, opt_state=opt_state, env_state=env_state,
                          buffer=buffer_state, warm_start=warm, key=key,
                          env_steps=env_steps), metrics
