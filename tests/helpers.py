@@ -83,8 +83,8 @@ def snapshot(workdir):
   return out
 
 
-def restored_state(workdir):
-  """The TrainState of a workdir's newest checkpoint that restores (read-only)."""
+def restored_chunk_and_state(workdir):
+  """(chunk, TrainState) of a workdir's newest checkpoint that restores (read-only)."""
   from mbrl_jax import agents, checkpoint
   run_config = checkpoint.read_run_config(str(workdir))
   agent, _ = agents.build(run_config)
@@ -92,9 +92,14 @@ def restored_state(workdir):
   abstract = jax.eval_shape(jax.vmap(agent.init), keys)
   reader = checkpoint.Checkpointer(str(workdir), read_only=True)
   try:
-    return reader.restore_latest(abstract, log=lambda s: None)[1]
+    return reader.restore_latest(abstract, log=lambda s: None)[:2]
   finally:
     reader.close()
+
+
+def restored_state(workdir):
+  """The TrainState of a workdir's newest checkpoint that restores (read-only)."""
+  return restored_chunk_and_state(workdir)[1]
 
 
 def random_returns(env, episodes=1000):

@@ -13,8 +13,8 @@ import pytest
 
 from mbrl_jax import agents, checkpoint, runner
 from tests.helpers import (REPO, SMALL_FLAGS, assert_trees_equal, launch,
-                           launch_in_background, metric_rows, small_run_config,
-                           wait_for_rows)
+                           launch_in_background, metric_rows, restored_chunk_and_state,
+                           small_run_config, wait_for_rows)
 
 
 def run_small(workdir, total_steps, log=None, **kwargs):
@@ -116,12 +116,7 @@ def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
 
 def final_state(workdir):
   run_config = checkpoint.read_run_config(str(workdir))
-  agent, _ = agents.build(run_config)
-  keys = jax.random.split(jax.random.PRNGKey(0), run_config['num_seeds'])
-  abstract = jax.eval_shape(jax.vmap(agent.init), keys)
-  reader = checkpoint.Checkpointer(str(workdir), read_only=True)
-  step, state, meta = reader.restore_latest(abstract)
-  reader.close()
+  step, state = restored_chunk_and_state(workdir)
   assert step * run_config['steps_per_chunk'] == run_config['total_steps']
   return state
 
