@@ -24,14 +24,14 @@ FLAGS = flags.FLAGS
 
 def time_rollout(env, batch, steps, repeats):
   import jax
-  from mbrl_jax import data
-  policy = data.random_policy(env)
+  from mbrl_jax import acting, data
+  policy = acting.per_env(data.random_policy(env))
 
   def rollout(key):
     reset_key, key = jax.random.split(key)
     state = data.reset(env, reset_key, batch)
-    state, tr = data.collect(env, policy, None, state, key, steps)
-    return state.obs, tr.reward.sum()
+    state, experience = acting.unroll(env, state, policy, key, steps)
+    return state.obs, experience.transition.reward.sum()
 
   key = jax.random.key(0)
   start = time.perf_counter()

@@ -63,7 +63,7 @@ def main(argv):
   def train(params, opt_state):
     def body(carry, xy):
       params, opt_state = carry
-      params, opt_state, losses = trainer.update(params, opt_state, xy[0], xy[1], terminal)
+      params, opt_state, losses, _ = trainer.update(params, opt_state, xy[0], xy[1], terminal)
       return (params, opt_state), losses.sum()
     return jax.lax.scan(body, (params, opt_state), (xs, ys))[1]
 
@@ -99,7 +99,7 @@ def main(argv):
   dataset = data.Transition(obs=jax.random.normal(keys[0], (n, obs)),
                             action=jax.random.uniform(keys[1], (n, act), minval=-1, maxval=1),
                             reward=zeros, next_obs=jax.random.normal(keys[2], (n, obs)),
-                            done=zeros, truncation=zeros, episode_return=zeros)
+                            done=zeros, truncation=zeros)
   fit = jax.jit(trainer.fit)
   fit_s = timing.best_time(fit, state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3),
                            repeats=repeats)

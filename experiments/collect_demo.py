@@ -52,26 +52,26 @@ def main(argv):
   compilation_cache.enable()
   import jax
   import numpy as np
-  from mbrl_jax import data, envs
+  from mbrl_jax import acting, data, envs, metrics
 
-  os.makedirs(FLAGS.workdir, exist_ok=True)
   env = envs.make(FLAGS.env)
-  policy = data.random_policy(env)
+  policy = acting.per_env(data.random_policy(env))
   reset_key, collect_key = jax.random.split(jax.random.key(FLAGS.seed))
   state = data.reset(env, reset_key, FLAGS.num_envs)
 
   def collect(state, key):
-    return data.collect(env, policy, None, state, key, FLAGS.num_steps)
+    return acting.unroll(env, state, policy, key, FLAGS.num_steps)
 
   start = time.perf_counter()
   compiled = jax.jit(collect).lower(state, collect_key).compile()
   compile_s = time.perf_counter() - start
   start = time.perf_counter()
-  _, tr = jax.block_until_ready(compiled(state, collect_key))
+  _, experience = jax.block_until_ready(compiled(state, collect_key))
   run_s = time.perf_counter() - start
 
-  tr = jax.tree.map(np.asarray, tr)
-  returns = tr.episode_return[tr.done.astype(bool)]
+  experience = jax.tree.map(np.asarray, experience)
+  tr = experience.transition
+  returns = experience.episode_return[tr.done.astype(bool)]
   num_transitions = FLAGS.num_envs * FLAGS.num_steps
   summary = {
       'env': FLAGS.env, 'policy': 'uniform random', 'num_envs': FLAGS.num_envs,
@@ -83,10 +83,10 @@ def main(argv):
       'transitions_per_s': num_transitions / run_s,
       'compile_s': compile_s, 'run_s': run_s, 'device': str(jax.devices()[0]),
   }
-  with open(os.path.join(FLAGS.workdir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
+  metrics.write_json(summary, os.path.join(FLAGS.workdir, 'summary.json'), indent=2)
   np.savez_compressed(os.path.join(FLAGS.workdir, 'transitions.npz'),
-                      **{k: getattr(tr, k) for k in tr.__dataclass_fields__})
+                      **{k: getattr(tr, k) for k in tr.__dataclass_fields__},
+                      episode_return=experience.episode_return)
   plot_trajectories(os.path.join(FLAGS.workdir, 'trajectories.png'),
                     tr.obs[:, :FLAGS.num_plot], tr.done, FLAGS.env,
                     getattr(env.unwrapped, 'dt', None))

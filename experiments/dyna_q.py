@@ -28,24 +28,15 @@ def main(argv):
     curves[n] = lengths.mean(0).tolist()
     print(json.dumps({'n': n, 'first_5': curves[n][:5], 'last_10_mean':
                       float(np.mean(curves[n][-10:]))}), flush=True)
-  os.makedirs(FLAGS.workdir, exist_ok=True)
-  with open(os.path.join(FLAGS.workdir, 'dyna_q.json'), 'w') as f:
-    json.dump({'runs': FLAGS.runs, 'steps_per_episode': curves}, f, indent=2)
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  from mbrl_jax import plotting
-  fig, ax = plt.subplots(figsize=(6, 4))
-  for n, curve in curves.items():
-    ax.plot(range(2, len(curve) + 1), curve[1:], label=f'n = {n}')
-  ax.set_xlabel('episode')
-  ax.set_ylabel(f'steps per episode (mean of {FLAGS.runs} runs)')
-  ax.set_title('Dyna-Q on the Dyna maze (first episode left out)')
-  ax.set_ylim(0, 800)
-  ax.legend()
-  out = os.path.join(FLAGS.workdir, 'dyna_q.png')
-  plotting.save_figure(fig, out)
-  print(f'Wrote {out}')
+  from mbrl_jax import metrics, plotting
+  metrics.write_json({'runs': FLAGS.runs, 'steps_per_episode': curves},
+                     os.path.join(FLAGS.workdir, 'dyna_q.json'), indent=2)
+  path = plotting.plot_lines([plotting.Panel(
+      {f'n = {n}': (range(2, len(curve) + 1), curve[1:]) for n, curve in curves.items()},
+      title='Dyna-Q on the Dyna maze (first episode left out)', xlabel='episode',
+      ylabel=f'steps per episode (mean of {FLAGS.runs} runs)', ylim=(0, 800))],
+      os.path.join(FLAGS.workdir, 'dyna_q.png'), panel_size=(6, 4))
+  print(f'Wrote {path}')
 
 
 if __name__ == '__main__':

@@ -31,31 +31,32 @@ def main(argv):
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from mbrl_jax import data, envs, models
+  from mbrl_jax import acting, data, envs, models
 
   results = {}
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
+  unroll = jax.jit(acting.unroll, static_argnums=(0, 2, 4))
   for name in FLAGS.envs:
     env = envs.make(name)
     task = env.unwrapped
     length = env.episode_length
     key = jax.random.PRNGKey(FLAGS.seed)
     k_train, k_test, k_fit, k_roll, key = jax.random.split(key, 5)
-    state = data.reset(env, k_train, FLAGS.episodes)
-    _, tr = collect(env, data.random_policy(env), None, state, k_train, length)
-    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
+    random = acting.per_env(data.random_policy(env))
+    _, train = unroll(env, data.reset(env, k_train, FLAGS.episodes), random, k_train, length)
+    flat = acting.flatten_time(train.transition)
     config = models.default_config()
     config.update(dict(num_members=FLAGS.members, width=FLAGS.width,
                        angle_dims=ANGLE_DIMS.get(name, ())))
     ensemble = models.Ensemble(config, env.observation_size, env.action_size)
     trainer = models.Trainer(ensemble)
     start = time.perf_counter()
-    fitted, metrics = jax.jit(trainer.fit)(trainer.init(k_fit), flat,
-                                           jnp.ones(flat.obs.shape[0], bool), k_fit)
+    fitted, fit_metrics = jax.jit(trainer.fit)(trainer.init(k_fit), flat,
+                                               jnp.ones(flat.obs.shape[0], bool), k_fit)
     fit_s = time.perf_counter() - start
     # Fresh trajectories: the first `horizon` steps of new random episodes.
     test_state = data.reset(env, k_test, FLAGS.test_trajectories)
-    _, test = collect(env, data.random_policy(env), None, test_state, k_test, FLAGS.horizon)
+    _, test = unroll(env, test_state, random, k_test, FLAGS.horizon)
+    test = test.transition
     true_obs = jnp.concatenate([test.obs[:1], test.next_obs], axis=0).swapaxes(0, 1)
     actions = test.action.swapaxes(0, 1)
     curves = {}
@@ -68,32 +69,25 @@ def main(argv):
     elites = np.asarray(fitted.model.elites)
     results[name] = {
         'transitions': int(flat.obs.shape[0]), 'fit_seconds': round(fit_s, 1),
-        'epochs': int(metrics['epochs']),
-        'elite_holdout_mse_normalized': float(np.asarray(metrics['holdout_mse'])[elites].mean()),
-        'elite_holdout_nll_normalized': float(np.asarray(metrics['holdout_nll'])[elites].mean()),
+        'epochs': int(fit_metrics['epochs']),
+        'elite_holdout_mse_normalized': float(
+            np.asarray(fit_metrics['holdout_mse'])[elites].mean()),
+        'elite_holdout_nll_normalized': float(
+            np.asarray(fit_metrics['holdout_nll'])[elites].mean()),
         'obs_variance': float(np.var(np.asarray(true_obs)).mean()),
         'compounding_mse': curves,
     }
     print(json.dumps({name: results[name]}), flush=True)
 
-  os.makedirs(FLAGS.workdir, exist_ok=True)
-  with open(os.path.join(FLAGS.workdir, 'model_quality.json'), 'w') as f:
-    json.dump(results, f, indent=2)
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  from mbrl_jax import plotting
-  fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
-  for ax, (name, res) in zip(axes[0], results.items()):
-    for propagation, curve in res['compounding_mse'].items():
-      ax.semilogy(range(1, len(curve) + 1), curve, label=propagation)
-    ax.set_title(f'{name} ({res["transitions"]} random transitions)')
-    ax.set_xlabel('open-loop steps')
-    ax.set_ylabel('mean squared error of obs')
-    ax.legend()
-  out = os.path.join(FLAGS.workdir, 'compounding_error.png')
-  plotting.save_figure(fig, out)
-  print(f'Wrote {out} and model_quality.json')
+  from mbrl_jax import metrics, plotting
+  metrics.write_json(results, os.path.join(FLAGS.workdir, 'model_quality.json'), indent=2)
+  path = plotting.plot_lines([plotting.Panel(
+      {propagation: (range(1, len(curve) + 1), curve)
+       for propagation, curve in res['compounding_mse'].items()},
+      title=f'{name} ({res["transitions"]} random transitions)', xlabel='open-loop steps',
+      ylabel='mean squared error of obs', yscale='log') for name, res in results.items()],
+      os.path.join(FLAGS.workdir, 'compounding_error.png'))
+  print(f'Wrote {path} and model_quality.json')
 
 
 if __name__ == '__main__':

@@ -18,7 +18,6 @@ Writes experiments/results/pathwise/pathwise_model_vs_env.{json,png}; prints a s
 
 import json
 import os
-import time
 
 from absl import app, flags
 
@@ -49,36 +48,19 @@ def variant_config(name):
 
 
 def run(name, seeds, chunks):
-  import jax
   import numpy as np
 
-  from mbrl_jax import envs
+  from mbrl_jax import envs, runner
   from mbrl_jax.agents import pathwise
-  from mbrl_jax.evaluation import make_evaluator
 
   env = envs.make('pendulum')
   config = variant_config(name)
   agent = pathwise.make(config, env)
-  keys = jax.vmap(jax.random.PRNGKey)(np.array(seeds))
-  state = jax.jit(jax.vmap(agent.init))(keys)
-  started = time.perf_counter()
-  chunk = jax.jit(jax.vmap(agent.train_chunk)).lower(state).compile()
-  compile_s = time.perf_counter() - started
-  evaluate = jax.jit(jax.vmap(make_evaluator(env, agent.make_policy, FLAGS.eval_episodes)))
-  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 7))(keys)
-  returns = [np.asarray(evaluate(state.params, eval_keys))]
-  train_s = 0.0
-  for _ in range(chunks):
-    started = time.perf_counter()
-    state, _ = chunk(state)
-    jax.block_until_ready(state)
-    train_s += time.perf_counter() - started
-    returns.append(np.asarray(evaluate(state.params, eval_keys)))
-  returns = np.stack(returns, 1)  # [seeds, chunks + 1]
+  curve = runner.run_in_memory(agent, env, seeds, chunks, FLAGS.eval_episodes)
   return {'env_steps': [i * agent.steps_per_chunk for i in range(chunks + 1)],
-          'eval_return': returns.tolist(), 'train_seconds': train_s,
-          'compile_seconds': compile_s,
-          'skipped_updates': np.asarray(state.skipped_updates).tolist(),
+          'eval_return': curve.eval_returns.tolist(), 'train_seconds': sum(curve.chunk_seconds),
+          'compile_seconds': curve.compile_seconds,
+          'skipped_updates': np.asarray(curve.state.skipped_updates).tolist(),
           'config': config.to_dict()}
 
 
@@ -117,7 +99,7 @@ def plot(results, path):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache
+  from mbrl_jax import compilation_cache, metrics
   compilation_cache.enable()
   import numpy as np
 
@@ -140,9 +122,7 @@ def main(argv):
     print(name, json.dumps(summary[name]), flush=True)
   results = {'task': 'pendulum', 'episode_length': 200, 'seeds': seeds, 'target': FLAGS.target,
              'summary': summary, 'runs': runs}
-  os.makedirs(FLAGS.out, exist_ok=True)
-  with open(os.path.join(FLAGS.out, 'pathwise_model_vs_env.json'), 'w') as f:
-    json.dump(results, f, indent=1)
+  metrics.write_json(results, os.path.join(FLAGS.out, 'pathwise_model_vs_env.json'))
   plot(results, os.path.join(FLAGS.out, 'pathwise_model_vs_env.png'))
   print(json.dumps(summary, indent=1))
 

@@ -48,12 +48,12 @@ EPISODE_LENGTH = 200
 
 
 def run_ours(seeds, steps_per_eval):
-  import jax
+  import itertools
+
   import numpy as np
 
-  from mbrl_jax import envs
+  from mbrl_jax import envs, runner
   from mbrl_jax.agents import pathwise
-  from mbrl_jax.evaluation import make_evaluator
 
   env = envs.make('pendulum', episode_length=EPISODE_LENGTH)
   config = pathwise.default_config()
@@ -61,26 +61,12 @@ def run_ours(seeds, steps_per_eval):
                      steps_per_chunk=steps_per_eval, learning_rate=FLAGS.learning_rate,
                      hidden_sizes=(32, 32)))
   agent = pathwise.make(config, env)
-  keys = jax.vmap(jax.random.PRNGKey)(np.array(seeds))
-  state = jax.jit(jax.vmap(agent.init))(keys)
-  started = time.perf_counter()
-  chunk = jax.jit(jax.vmap(agent.train_chunk)).lower(state).compile()
-  compile_s = time.perf_counter() - started
-  evaluate = jax.jit(jax.vmap(make_evaluator(env, agent.make_policy, FLAGS.eval_episodes)))
-  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 7))(keys)
-  returns = [np.asarray(evaluate(state.params, eval_keys))]
-  wall, total = [0.0], 0.0
-  for _ in range(FLAGS.evals):
-    started = time.perf_counter()
-    state, _ = chunk(state)
-    jax.block_until_ready(state)
-    total += time.perf_counter() - started
-    wall.append(total)
-    returns.append(np.asarray(evaluate(state.params, eval_keys)))
-  returns = np.stack(returns, 1)  # [seeds, evals + 1]
+  curve = runner.run_in_memory(agent, env, seeds, FLAGS.evals, FLAGS.eval_episodes)
   return {'env_steps': [i * steps_per_eval for i in range(FLAGS.evals + 1)],
-          'eval_return': returns.tolist(), 'train_seconds': wall, 'compile_seconds': compile_s,
-          'skipped_updates': np.asarray(state.skipped_updates).tolist(),
+          'eval_return': curve.eval_returns.tolist(),
+          'train_seconds': list(itertools.accumulate(curve.chunk_seconds, initial=0.0)),
+          'compile_seconds': curve.compile_seconds,
+          'skipped_updates': np.asarray(curve.state.skipped_updates).tolist(),
           'config': config.to_dict()}
 
 
@@ -148,7 +134,7 @@ def plot(results, path):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache
+  from mbrl_jax import compilation_cache, metrics
   compilation_cache.enable()
   import numpy as np
 
@@ -183,9 +169,7 @@ def main(argv):
   results = {'task': 'pendulum', 'episode_length': EPISODE_LENGTH, 'seeds': seeds,
              'env_steps_per_seed': steps_per_eval * FLAGS.evals, 'num_envs': FLAGS.num_envs,
              'horizon': FLAGS.horizon, 'summary': summary, 'methods': methods, 'details': extra}
-  os.makedirs(FLAGS.out, exist_ok=True)
-  with open(os.path.join(FLAGS.out, 'pathwise_vs_apg.json'), 'w') as f:
-    json.dump(results, f, indent=1)
+  metrics.write_json(results, os.path.join(FLAGS.out, 'pathwise_vs_apg.json'))
   plot(results, os.path.join(FLAGS.out, 'pathwise_vs_apg.png'))
   print(json.dumps({'summary': summary, 'details': {k: {kk: vv for kk, vv in v.items()
                                                           if kk != 'config'}

@@ -23,9 +23,13 @@ MAX_SEED = 2**32 - 1  # PRNGKey keeps 32 bits of the seed: larger ones repeat sm
 
 
 def _configs_available() -> str:
+  """The config files, each with its agent's presets (file.py[:version|...])."""
+  from mbrl_jax import agents  # only on this error path: the package is slow to import
   configs = os.path.join(HERE, 'configs')
+  names = sorted(f.removesuffix('.py') for f in os.listdir(configs) if f.endswith('.py'))
   return f'agent configs in {configs}: ' + ', '.join(
-      sorted(f for f in os.listdir(configs) if f.endswith('.py')))
+      f'{name}.py[:{"|".join(agents.versions(name))}]' if name in agents.AGENTS else f'{name}.py'
+      for name in names)
 
 
 def _one_line(text) -> str:

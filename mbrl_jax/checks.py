@@ -21,3 +21,9 @@ def check_positive(config, *names: str) -> None:
 def check_choice(config, name: str, allowed) -> None:
   check(config[name] in allowed,
         f'config.{name} must be one of {", ".join(map(repr, allowed))}; got {config[name]!r}.')
+
+
+def check_version(agent: str, version: str, versions) -> None:
+  """A preset's name: one of the agent's `VERSIONS`."""
+  check(version in versions,
+        f'Unknown {agent} version {version!r}; valid: {", ".join(versions)}.')

@@ -344,9 +344,14 @@ def mean_variance(samples: Params) -> jax.Array:
   return jnp.sum(jnp.var(flat, axis=0, ddof=1)) / flat.shape[0]
 
 
-def cosine(a: jax.Array, b: jax.Array) -> jax.Array:
-  """Cosine similarity of the last axes."""
-  return jnp.sum(a * b, -1) / (jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1))
+def cosine(a, b):
+  """Cosine similarity of the last axes ([..., D], [..., D] -> [...]), NaN where either
+  vector is zero. NumPy inputs are computed in NumPy, so that host-side statistics in
+  float64 stay float64 (jax.numpy would round them to float32 without x64); JAX
+  arrays (and tracers) in jax.numpy."""
+  xp = jnp if isinstance(a, jax.Array) or isinstance(b, jax.Array) else np
+  den = xp.linalg.norm(a, axis=-1) * xp.linalg.norm(b, axis=-1)
+  return xp.sum(a * b, -1) / xp.where(den > 0, den, np.nan)
 
 
 # --- the linear-quadratic closed form --------------------------------------------------------

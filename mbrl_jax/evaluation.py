@@ -1,11 +1,10 @@
-"""Policy evaluation on fresh episodes, compiled as one scan over a vmapped env."""
+"""Policy evaluation on fresh episodes, compiled as one unroll of a batch of envs."""
 
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 
-from mbrl_jax import data
+from mbrl_jax import acting, data
 
 
 def make_evaluator(env, make_policy: Callable, num_episodes: int
@@ -15,24 +14,11 @@ def make_evaluator(env, make_policy: Callable, num_episodes: int
   Each episode runs from a fresh reset until its first `done` (termination or the
   env's episode limit); the deterministic policy is used.
   """
-  episode_length = env.episode_length
-
   def evaluate(params, key):
-    policy = jax.vmap(make_policy(params, True))
     reset_key, key = jax.random.split(key)
     state = data.reset(env, reset_key, num_episodes)
-
-    def step(carry, step_key):
-      state, alive, total = carry
-      action = policy(state.obs, jax.random.split(step_key, num_episodes))
-      state = jax.vmap(env.step)(state, action)
-      total = total + alive * state.reward
-      alive = alive * (1.0 - state.done)
-      return (state, alive, total), None
-
-    ones = jnp.ones(num_episodes)
-    (_, _, total), _ = jax.lax.scan(step, (state, ones, 0.0 * ones),
-                                    jax.random.split(key, episode_length))
-    return total.mean()
+    policy = acting.per_env(make_policy(params, True))
+    _, experience = acting.unroll(env, state, policy, key, env.episode_length)
+    return acting.first_episode_return(experience).mean()
 
   return evaluate

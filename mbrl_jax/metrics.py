@@ -19,13 +19,21 @@ def _clean(value):
   return None if math.isnan(value) or math.isinf(value) else value
 
 
+def write_json(result, path: str, indent: int = 1) -> str:
+  """Writes an experiment's JSON-able result to `path` (creating its folder); returns
+  the path."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(result, f, indent=indent)
+  return path
+
+
 def report(result: Dict, out: Optional[str] = None) -> None:
   """Prints a benchmark's result as one JSON line, and writes it (indented) to `out`
   when given: experiments print JSON, and keep it in experiments/results/."""
   print(json.dumps(result), flush=True)
   if out:
-    with open(out, 'w') as f:
-      json.dump(result, f, indent=1)
+    write_json(result, out)
 
 
 def read(workdir: str) -> List[Dict]:

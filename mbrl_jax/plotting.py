@@ -1,7 +1,8 @@
-"""Learning curves from workdirs: mean and spread over seeds, return vs env steps."""
+"""Figures: learning curves from workdirs (mean and spread over seeds, return vs env
+steps), rows of labelled line plots, and saving them."""
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,6 +28,40 @@ def save_figure(fig, path: str, dpi: int = 100) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.savefig(path, dpi=dpi)
   plt.close(fig)
+
+
+class Panel(NamedTuple):
+  """One axes of `plot_lines`: its lines, label -> (xs [n], ys [n]), and its text."""
+  lines: Dict[str, Tuple[Sequence[float], Sequence[float]]]
+  title: str = ''
+  xlabel: str = ''
+  ylabel: str = ''
+  yscale: str = 'linear'
+  ylim: Optional[Tuple[float, float]] = None
+
+
+def plot_lines(panels: Sequence[Panel], path: str,
+               panel_size: Tuple[float, float] = (5.0, 3.5)) -> str:
+  """A row of axes, one per panel (each panel_size inches), each with its labelled
+  lines and a legend; written to `path`, which is returned."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  width, height = panel_size
+  fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height),
+                           squeeze=False)
+  for ax, panel in zip(axes[0], panels):
+    for label, (xs, ys) in panel.lines.items():
+      ax.plot(xs, ys, label=label)
+    ax.set_yscale(panel.yscale)
+    ax.set_title(panel.title)
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel(panel.ylabel)
+    if panel.ylim is not None:
+      ax.set_ylim(*panel.ylim)
+    ax.legend()
+  save_figure(fig, path)
+  return path
 
 
 def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',

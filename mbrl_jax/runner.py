@@ -1,19 +1,22 @@
 """The host loop: init -> compiled chunks -> metrics -> evaluation -> checkpoints.
 
-`run` is the only loop over training in Python. Seeds are one `jax.vmap` over the
+`run` is the loop over training in Python. Seeds are one `jax.vmap` over the
 agent's `init` and `train_chunk`, compiled once; the seed axis is sharded over the
 devices (as many as divide the number of seeds). Between chunks it writes metrics,
 shows progress, evaluates and saves checkpoints; a workdir that already holds a
 checkpoint of the same run resumes from it, bit for bit. A workdir is held by one run
 at a time (`checkpoint.WorkdirLock`); what counts as a damaged checkpoint and what
 stops a run instead is in `mbrl_jax.checkpoint`.
+
+`run_in_memory` is its light form for experiments that compare a few learning curves
+and keep them in memory: the same vmap over seeds, no workdir, files or checkpoints.
 """
 
 import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import jax
 import numpy as np
@@ -36,6 +39,48 @@ class RunResult:
   chunks_run: int            # chunks run by this call (not restored ones)
   resumed_from: int          # chunk the run started from (0: fresh)
   traces: Dict[str, int]     # how often train_chunk / evaluate were traced
+
+
+@dataclasses.dataclass
+class Curve:
+  state: Any                   # final TrainState, leading axis = seeds
+  eval_returns: np.ndarray     # [seeds, chunks + 1]: before training, then after each chunk
+  chunk_seconds: List[float]   # wall-clock of each compiled chunk, evaluation not included
+  compile_seconds: float       # compiling the chunk, ahead of the first one
+
+
+def evaluator(agent: Agent, env, num_episodes: int) -> Callable:
+  """(params, key) -> mean return of `num_episodes` episodes: the agent's own
+  `evaluate` where it has one, else its deterministic policy on fresh episodes."""
+  if agent.evaluate is not None:
+    return lambda params, key: agent.evaluate(params, key, num_episodes)
+  return evaluation.make_evaluator(env, agent.make_policy, num_episodes)
+
+
+def run_in_memory(agent: Agent, env, seeds: Sequence[int], num_chunks: int,
+                  eval_episodes: int, eval_salt: int = 7) -> Curve:
+  """Trains one run per seed (a vmap over `agent.init(PRNGKey(seed))` and
+  `train_chunk`) for `num_chunks` chunks and evaluates before training and after every
+  chunk. Every evaluation of a seed uses the same key, fold_in(PRNGKey(seed),
+  eval_salt): the same start states each time, so the curve's steps are not
+  evaluation noise. The chunk is compiled ahead and timed alone."""
+  keys = jax.vmap(jax.random.PRNGKey)(np.array(seeds))
+  state = jax.jit(jax.vmap(agent.init))(keys)
+  started = time.perf_counter()
+  chunk = jax.jit(jax.vmap(agent.train_chunk)).lower(state).compile()
+  compile_s = time.perf_counter() - started
+  evaluate = jax.jit(jax.vmap(evaluator(agent, env, eval_episodes)))
+  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, eval_salt))(keys)
+  returns = [np.asarray(evaluate(state.params, eval_keys))]
+  seconds = []
+  for _ in range(num_chunks):
+    started = time.perf_counter()
+    state, _ = chunk(state)
+    jax.block_until_ready(state)
+    seconds.append(time.perf_counter() - started)
+    returns.append(np.asarray(evaluate(state.params, eval_keys)))
+  return Curve(state=state, eval_returns=np.stack(returns, 1), chunk_seconds=seconds,
+               compile_seconds=compile_s)
 
 
 def seed_sharding(num_seeds: int) -> NamedSharding:
@@ -100,11 +145,8 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
     init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
     chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
                        in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
-    if agent.evaluate is not None:
-      evaluate_one = lambda params, key: agent.evaluate(params, key, eval_episodes)
-    else:
-      evaluate_one = evaluation.make_evaluator(env, agent.make_policy, eval_episodes)
-    evaluate = jax.jit(jax.vmap(_counted(evaluate_one, counts, 'evaluate')))
+    evaluate = jax.jit(jax.vmap(_counted(evaluator(agent, env, eval_episodes), counts,
+                                         'evaluate')))
     eval_root = jax.random.fold_in(jax.random.PRNGKey(seed), 0x5EED)
 
     # Start fresh or resume; errors here leave the workdir as it was.

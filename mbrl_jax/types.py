@@ -19,11 +19,11 @@ Params = Any
 
 # Acting.
 Policy = Callable[[jax.Array, PRNGKey], jax.Array]              # (obs, key) -> action
-ParamPolicy = Callable[[Params, jax.Array, PRNGKey], jax.Array]  # (params, obs, key) -> action
 
-# Models of the world, as pure functions.
-Dynamics = Callable[[jax.Array, jax.Array], jax.Array]             # (obs, action) -> next obs
-TimedDynamics = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (x, u, t) -> next x
+# Models of the world, as pure functions. t is the step index (an int, traced or
+# not): time-invariant dynamics and costs ignore it, and the tasks' `dynamics(x, u,
+# t=0)` may be called without it; iLQR and time-varying local models use it.
+Dynamics = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (x, u, t) -> next x
 RewardFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (obs, action, next) -> r
 TerminationFn = RewardFn                                           # ... -> 1.0 if it ended
 Cost = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]      # (x, u, t) -> scalar
@@ -34,11 +34,10 @@ Objective = Callable[[jax.Array], jax.Array]  # actions [horizon, act] -> return
 
 @flax.struct.dataclass
 class Transition:
-  """One real env step (leaves [...] or time-major [T, N, ...])."""
+  """One env or model step (leaves [...] or time-major [T, N, ...])."""
   obs: jax.Array
   action: jax.Array
   reward: jax.Array
   next_obs: jax.Array         # what the step produced, also at an episode's end
   done: jax.Array             # 1.0 where the episode ended (either reason)
   truncation: jax.Array       # 1.0 where it ended by the time limit
-  episode_return: jax.Array   # sum of rewards of the episode so far, this step included

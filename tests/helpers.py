@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mbrl_jax import data
+from mbrl_jax import acting, data
 from mbrl_jax.evaluation import make_evaluator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,10 +105,10 @@ def restored_state(workdir):
 def random_returns(env, episodes=1000):
   """Returns of `episodes` uniform-random-action episodes, [episodes]."""
   state = data.reset(env, jax.random.PRNGKey(0), episodes)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1),
-                  env.episode_length)
-  return np.asarray(tr.episode_return[-1])
+  unroll = jax.jit(acting.unroll, static_argnums=(0, 2, 4))
+  _, experience = unroll(env, state, acting.per_env(data.random_policy(env)),
+                         jax.random.PRNGKey(1), env.episode_length)
+  return np.asarray(experience.episode_return[-1])
 
 
 def train_two_seeds(agent, env, chunks, eval_episodes=20):

@@ -1,5 +1,6 @@
 """Gradient estimators against the closed-form gradient of a linear-quadratic task, and
-total propagation's variance against its two parts, measured over independent batches."""
+total propagation's variance against its two parts, measured over independent batches;
+the benchmark's pieces (estimator_bench) against the estimators and hand computations."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from mbrl_jax import envs, models
+from mbrl_jax import estimator_bench as bench
 from mbrl_jax import estimators as est
 
 # A small LQ system with a large gradient relative to the estimators' noise.
@@ -225,3 +227,139 @@ def test_bad_inputs_raise():
     est.pathwise_grads(problem, params, noise._replace(keys=noise.keys[:, :4]))
   with pytest.raises(ValueError, match='horizon'):
     est.lq_expected_return(None, jnp.asarray(K0), 0.5, 0, jnp.eye(2))
+
+
+# --- the benchmark's pieces (mbrl_jax.estimator_bench) ---------------------------------------
+def test_cosine_of_known_vectors():
+  a = np.array([[1.0, 0.0], [1.0, 1.0], [3.0, 4.0], [0.0, 0.0]])
+  b = np.array([[0.0, 2.0], [-2.0, -2.0], [4.0, 3.0], [1.0, 0.0]])
+  want = [0.0, -1.0, 24.0 / 25.0, np.nan]
+  np.testing.assert_allclose(est.cosine(a, b), want, rtol=1e-15)
+  np.testing.assert_allclose(np.asarray(jax.jit(est.cosine)(jnp.asarray(a), jnp.asarray(b))),
+                             want, rtol=1e-15)
+  assert est.cosine(a[2], b[2]) == pytest.approx(0.96, rel=1e-15)  # one pair: a scalar
+  with jax.enable_x64(False):  # NumPy statistics keep float64 without x64 (float32: 1e-7 off)
+    got = est.cosine(np.array([1.0, 1e-3]), np.array([1.0, 0.3]))
+    want = (1 + 3e-4) / np.sqrt(1 + 1e-6) / np.sqrt(1.09)
+    assert got.dtype == np.float64 and got == pytest.approx(want, rel=1e-15)
+
+
+def test_fixed_policies_stay_in_bounds_with_the_stated_std():
+  for name in ('pendulum', 'cartpole_swingup'):
+    task = envs.TASKS[name]()
+    low, high = (np.asarray(b) for b in task.action_bounds)
+    policy = bench.fixed_policy(task, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(np.asarray(policy.std), 0.4 * (high - low) / 2, rtol=1e-6)
+    obs = 100.0 * jax.random.normal(jax.random.PRNGKey(1), (256, task.obs_size))
+    means = np.asarray(jax.vmap(policy.mean_fn, in_axes=(None, 0))(policy.params, obs))
+    assert np.all((means >= low) & (means <= high)) and means.std(0).min() > 0
+    # Sampled actions: the mean plus noise of the stated std.
+    act = bench.sampling_policy(policy)
+    samples = np.asarray(jax.vmap(act, in_axes=(None, 0))(
+        obs[0], jax.random.split(jax.random.PRNGKey(2), 20000)))
+    np.testing.assert_allclose(samples.std(0), np.asarray(policy.std), rtol=0.03)
+    np.testing.assert_allclose(samples.mean(0), means[0], atol=0.03 * float(policy.std.max()))
+  lq = bench.fixed_policy(envs.LinearQuadratic(), jax.random.PRNGKey(0))
+  np.testing.assert_array_equal(lq.params['K'], [[-2, -2, 0, 0], [0, 0, -2, -2]])
+  np.testing.assert_array_equal(lq.std, [0.5, 0.5])
+
+
+def test_lq_gradient_agrees_with_sampled_pathwise_gradients():
+  # Against rollouts from the task's own start distribution (the closed form assumes
+  # E[x0 x0'] = I / 3), in the flattening order of the parameters.
+  task = envs.LinearQuadratic()
+  policy = bench.fixed_policy(task, None)
+  problem = bench.problem_of(task, policy)
+  horizon, n = 3, 4096
+  exact = bench.lq_gradient(task, policy.params['K'], policy.std)(horizon)
+  samples = np.asarray(jax.jit(lambda k: est.flatten(est.pathwise_samples(
+      problem, policy.params, k, n, horizon)))(jax.random.PRNGKey(3)))
+  z = (samples.mean(0) - exact) / (samples.std(0, ddof=1) / np.sqrt(n))
+  assert exact.dtype == np.float64 and np.abs(z).max() < 4.0, z
+
+
+def test_batch_evaluator_equals_the_estimators_on_the_same_noise():
+  problem, params = sine_map_problem()
+  horizon, n, batches, samples, chunks, num_steps = 4, 8, 3, 12, 2, 3
+  evaluate = bench.make_evaluator(problem, params, horizon, n, batches, samples, chunks)
+  key = jax.random.PRNGKey(7)
+  estimates, weights, ref = evaluate(key, num_steps)
+  assert estimates.shape == (batches, 4, 2) and ref.shape == (chunks, 2, 2)
+  batch_key, ref_key = jax.random.split(key)
+  for i, k in enumerate(jax.random.split(batch_key, batches)):
+    noise = est.sample_noise(problem, k, n, horizon)
+    pw, traj = est.pathwise_grads(problem, params, noise, num_steps)
+    lr = est.likelihood_ratio_grads(problem, params, traj)
+    tp, w = est.combine(pw, lr)
+    tp_step, _ = est.total_propagation_per_step_grads(problem, params, noise, num_steps)
+    want = [est.flatten(g).mean(0) for g in (pw, lr, tp, tp_step)]
+    np.testing.assert_allclose(estimates[i], np.stack(want), rtol=1e-10, atol=1e-12)
+    assert float(weights[i]) == pytest.approx(float(w), rel=1e-10)
+  for c, k in enumerate(jax.random.split(ref_key, chunks)):
+    noise = est.sample_noise(problem, k, samples // chunks, horizon)
+    pw, traj = est.pathwise_grads(problem, params, noise, num_steps)
+    lr = est.likelihood_ratio_grads(problem, params, traj)
+    np.testing.assert_allclose(ref[c], np.stack([est.flatten(pw).mean(0),
+                                                 est.flatten(lr).mean(0)]), rtol=1e-10)
+  with pytest.raises(ValueError, match='multiple'):
+    bench.make_evaluator(problem, params, horizon, n, batches, 10, 3)
+
+
+def test_reference_from_chunks_by_hand():
+  # Anti-correlated parts of equal spread: weight 1/2, the errors cancel exactly.
+  ref = np.array([[[1.0], [3.0]], [[3.0], [1.0]]])
+  mean, se, w = bench.reference_from_chunks(ref)
+  assert w == 0.5 and mean.tolist() == [2.0] and se == 0.0
+  # A part without spread takes all the weight.
+  ref = np.array([[[1.0, 0.0], [2.0, 0.0]], [[3.0, 0.0], [2.0, 0.0]]])
+  mean, se, w = bench.reference_from_chunks(ref)
+  assert w == 0.0 and mean.tolist() == [2.0, 0.0] and se == 0.0
+  # Identical parts: weight 1/2 and the standard error of the chunk means.
+  ref = np.array([[[0.0], [0.0]], [[2.0], [2.0]], [[4.0], [4.0]]])
+  mean, se, w = bench.reference_from_chunks(ref)
+  assert w == 0.5 and mean.tolist() == [2.0] and se == pytest.approx(np.sqrt(4.0 / 3.0))
+
+
+def test_score_and_crossover_by_hand():
+  reference = np.array([1.0, 0.0])
+  e = np.zeros((3, 4, 2))
+  e[:, 0] = [[1.0, 0.0], [3.0, 0.0], [2.0, 0.0]]       # variance 1, norms 1, 3, 2
+  e[:, 1] = [[0.0, 1.0], [0.0, 3.0], [np.nan, 0.0]]    # one non-finite batch
+  e[:, 2] = [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]       # no spread
+  rows = bench.score(e, np.array([0.2, 0.4, 0.6]), reference)
+  assert rows['pathwise'] == {'nonfinite_batches': 0, 'log10_variance': 0.0, 'grad_norm': 2.0,
+                              'cosine': 1.0, 'cosine_pooled': 1.0}
+  lr = rows['likelihood_ratio']
+  assert lr['nonfinite_batches'] == 1 and lr['cosine'] == 0.0
+  assert lr['log10_variance'] == pytest.approx(np.log10(2.0))
+  tp = rows['total_propagation']
+  assert tp['log10_variance'] is None and tp['cosine'] == pytest.approx(np.sqrt(0.5))
+  assert tp['weight_on_pathwise'] == pytest.approx(0.4)
+  assert rows['total_propagation_per_step']['cosine'] is None  # zero estimates: no angle
+
+  def row(pw, lr, nonfinite=0):
+    return {'pathwise': {'log10_variance': pw, 'nonfinite_batches': nonfinite},
+            'likelihood_ratio': {'log10_variance': lr}}
+  horizons = [1, 2, 5, 10]
+  table = lambda rs: dict(zip(map(str, horizons), rs))
+  assert bench.crossover(table([row(1, 0), row(0, 1), row(1, 0), row(2, 0)]), horizons) == 5
+  assert bench.crossover(table([row(1, 0), row(1, 0), row(1, 0), row(0, 1)]), horizons) is None
+  assert bench.crossover(table([row(1, 0)] * 4), horizons) == 1
+  assert bench.crossover(table([row(0, 1)] * 3 + [row(None, 1, nonfinite=2)]), horizons) == 10
+
+
+def test_model_is_fitted_to_both_policies_transitions():
+  config = bench.model_config('cartpole_swingup', max_epochs=7)
+  assert config.angle_dims == (1,) and config.max_epochs == 7 and config.num_members == 5
+  config = bench.model_config('pendulum', max_epochs=1)
+  config.update({'num_members': 2, 'num_elites': 1, 'num_layers': 1, 'width': 8,
+                 'batch_size': 16})
+  env = envs.make('pendulum')
+  policy = bench.fixed_policy(env.unwrapped, jax.random.PRNGKey(0))
+  ensemble, model, info = bench.fit_model(env, policy, jax.random.PRNGKey(1), 45, config,
+                                          num_envs=2)
+  assert info['transitions'] == 2 * 2 * 11 and info['members'] == 2 and info['epochs'] == 1
+  assert model.elites.shape == (1,) and np.isfinite(info['elite_holdout_mse_normalized'])
+  step = est.model_step_fn(ensemble, model, env.unwrapped.reward_fn)
+  next_obs, reward = step(jnp.zeros(3), jnp.ones(1), jax.random.PRNGKey(2))
+  assert next_obs.shape == (3,) and np.isfinite(float(reward))

@@ -8,9 +8,9 @@ import mbrl_jax
 # Bottom (0) to top; a module may import its own floor and those below.
 FLOORS = {
     'types': 0, 'checks': 0, 'guards': 0, 'returns': 0, 'compilation_cache': 0, 'timing': 0,
-    'envs': 1, 'data': 1, 'metrics': 1,
+    'envs': 1, 'data': 1, 'acting': 1, 'metrics': 1,
     'models': 2, 'planners': 2, 'evaluation': 2, 'plotting': 2,
-    'estimators': 3, 'agents': 3, 'comparison': 3,
+    'estimators': 3, 'estimator_bench': 3, 'agents': 3, 'comparison': 3,
     'runner': 4, 'checkpoint': 4,
 }
 ROOT = os.path.dirname(mbrl_jax.__file__)

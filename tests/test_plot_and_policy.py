@@ -86,3 +86,27 @@ def test_csv_has_one_row_per_step_with_the_same_numbers(two_seed_run, tmp_path):
   assert [int(r['env_steps']) for r in rows] == list(steps)
   np.testing.assert_allclose([float(r['eval_return_mean']) for r in rows], mean, rtol=1e-6)
   assert {r['run'] for r in rows} == {'mpc'} and {r['seeds'] for r in rows} == {'2'}
+
+
+def test_plot_lines_draws_what_matplotlib_draws_and_write_json_makes_the_folder(tmp_path):
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  ys = {'a': [3.0, 1.0, 2.0], 'b': [0.1, 0.2, 0.4]}
+  fig, axes = plt.subplots(1, 2, figsize=(8, 3), squeeze=False)
+  for ax, scale in zip(axes[0], ('linear', 'log')):
+    for label, y in ys.items():
+      ax.plot([1, 2, 3], y, label=label)
+    ax.set_yscale(scale)
+    ax.set_title(scale)
+    ax.set_xlabel('step')
+    ax.legend()
+  axes[0, 0].set_ylim(0, 5)
+  plotting.save_figure(fig, str(tmp_path / 'by_hand.png'))
+  panels = [plotting.Panel({k: ([1, 2, 3], y) for k, y in ys.items()}, title=scale,
+                           xlabel='step', yscale=scale, ylim=(0, 5) if scale == 'linear' else None)
+            for scale in ('linear', 'log')]
+  out = plotting.plot_lines(panels, str(tmp_path / 'helper.png'), panel_size=(4, 3))
+  assert open(out, 'rb').read() == open(tmp_path / 'by_hand.png', 'rb').read()
+  path = metrics.write_json({'x': [1, 2]}, str(tmp_path / 'new' / 'dir' / 'r.json'), indent=2)
+  assert open(path).read() == '{\n  "x": [\n    1,\n    2\n  ]\n}'

@@ -203,3 +203,22 @@ def test_two_devices_give_the_same_numbers_as_one(tmp_path):
   assert len(one['leaves']) == len(two['leaves'])
   for a, b in zip(one['leaves'], two['leaves']):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_run_in_memory_is_the_vmapped_chunks_evaluated_on_fixed_keys():
+  run_config = small_run_config()
+  agent, env = agents.build(run_config)
+  seeds = [0, 3]
+  curve = runner.run_in_memory(agent, env, seeds, num_chunks=2, eval_episodes=2)
+  assert curve.eval_returns.shape == (2, 3) and len(curve.chunk_seconds) == 2
+  # The same chunks in a plain loop, and the evaluator on fold_in(PRNGKey(seed), 7).
+  keys = jax.vmap(jax.random.PRNGKey)(np.array(seeds))
+  state = jax.jit(jax.vmap(agent.init))(keys)
+  chunk = jax.jit(jax.vmap(agent.train_chunk))
+  for _ in range(2):
+    state, _ = chunk(state)
+  assert_trees_equal(state, curve.state)
+  evaluate = jax.jit(jax.vmap(runner.evaluator(agent, env, 2)))
+  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 7))(keys)
+  np.testing.assert_array_equal(np.asarray(evaluate(state.params, eval_keys)),
+                                curve.eval_returns[:, -1])

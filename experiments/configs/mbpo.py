@@ -10,19 +10,8 @@ Cart-pole: add --config.model.angle_dims='(1,)'.  Brax envs: the reward is
 learned (default); add --config.model.learn_termination=True where episodes end.
 """
 
-from mbrl_jax.agents import mbpo
+from mbrl_jax import agents
 
 
-def get_config(version='paper'):
-  config = mbpo.default_config()
-  if version == 'paper':
-    return config
-  if version != 'cpu':
-    raise ValueError(f"unknown mbpo version {version!r}; choose 'paper' or 'cpu'.")
-  # SAC exactly as configs/sac.py:cpu, so that curves compare like with like.
-  config.update(dict(hidden_sizes=(128, 128), learning_rate=1e-3, random_steps=500,
-                     buffer_capacity=100_000, steps_per_chunk=500, retrain_every=250,
-                     rollouts_per_step=100, updates_per_step=10,
-                     rollout_schedule=(0, 1, 1, 1)))
-  config.model.update(num_layers=3, width=128, max_epochs=50)
-  return config
+def get_config(version=None):
+  return agents.preset('mbpo', version)

@@ -4,10 +4,8 @@
   --config=experiments/configs/model_pg.py:reinforce    REINFORCE with a baseline
 """
 
-from mbrl_jax.agents import model_pg
+from mbrl_jax import agents
 
 
-def get_config(algorithm='ppo'):
-  config = model_pg.default_config()
-  config.algorithm = algorithm
-  return config
+def get_config(version=None):
+  return agents.preset('model_pg', version)

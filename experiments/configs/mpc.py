@@ -11,8 +11,8 @@ executes the plan open loop instead).
 Cart-pole: add --config.model.angle_dims='(1,)' (the pole angle as sin/cos).
 """
 
-from mbrl_jax.agents import mpc
+from mbrl_jax import agents
 
 
-def get_config(version='true_model'):
-  return mpc.preset(version)
+def get_config(version=None):
+  return agents.preset('mpc', version)

@@ -6,8 +6,8 @@
   --config=experiments/configs/pathwise.py:model_value  window (SHAC-style)
 """
 
-from mbrl_jax.agents import pathwise
+from mbrl_jax import agents
 
 
-def get_config(version='env'):
-  return pathwise.preset(version)
+def get_config(version=None):
+  return agents.preset('pathwise', version)

@@ -4,15 +4,8 @@
   --config=experiments/configs/sac.py:cpu    the SAC settings of configs/mbpo.py:cpu
 """
 
-from mbrl_jax.agents import sac
+from mbrl_jax import agents
 
 
-def get_config(version='paper'):
-  config = sac.default_config()
-  if version == 'paper':
-    return config
-  if version != 'cpu':
-    raise ValueError(f"unknown sac version {version!r}; choose 'paper' or 'cpu'.")
-  config.update(dict(hidden_sizes=(128, 128), learning_rate=1e-3, random_steps=500,
-                     buffer_capacity=100_000, steps_per_chunk=500))
-  return config
+def get_config(version=None):
+  return agents.preset('sac', version)

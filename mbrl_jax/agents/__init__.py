@@ -1,10 +1,11 @@
 """The registry of algorithms: one module per algorithm, listed here by name.
 
 `AGENTS` are the algorithms the launcher, the runner and checkpoints run: each
-module defines `default_config()` and `make(config, env) -> Agent` (README,
-"Writing an agent"). Adding one is a module and a line in `AGENTS`. `TABULAR`
-algorithms are a separate family: their worlds are tables, not brax Envs, so they
-have their own runner script (experiments/<name>.py) instead of `make`.
+module defines `default_config()`, its presets (`VERSIONS`, `preset(version)`)
+and `make(config, env) -> Agent` (README, "Writing an agent"). Adding one is a
+module and a line in `AGENTS`. `TABULAR` algorithms are a separate family: their
+worlds are tables, not brax Envs, so they have their own runner script
+(experiments/<name>.py) instead of `make`.
 The other modules here (base, _common, model_based) are pieces agents are built of.
 """
 
@@ -35,6 +36,19 @@ def get(name: str):
                      f'experiments/{name}.py.')
   raise ValueError(f'Unknown agent {name!r}; valid agents: {", ".join(names())} '
                    f'(tabular, with scripts of their own: {", ".join(TABULAR)}).')
+
+
+def preset(name: str, version: str = None):
+  """The config of agent `name`'s preset `version` (its default without one). Every
+  agent's presets live in its module: `VERSIONS` (the first is the default) and
+  `preset(version)`."""
+  module = get(name)
+  return module.preset() if version is None else module.preset(version)
+
+
+def versions(name: str) -> Tuple[str, ...]:
+  """The names of agent `name`'s presets, the default first."""
+  return tuple(get(name).VERSIONS)
 
 
 def _is_section(value) -> bool:

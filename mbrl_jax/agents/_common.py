@@ -6,15 +6,13 @@ optimizer step of mbrl_jax.guards (re-exported here): a gradient with any NaN or
 inf entry is not applied, and the caller counts it.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import optax
 from brax.training import distribution, networks
 
-from mbrl_jax import data
 from mbrl_jax.checks import check, check_choice
 from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
 
@@ -103,27 +101,6 @@ def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.Gradient
   if max_grad_norm > 0:
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
   return optax.adam(learning_rate)
-
-
-def collect(env, act: Callable, env_state, env_steps, key, num_steps: int, random_steps: int,
-            low, high):
-  """Steps the batch of real envs `num_steps` times with act(obs [N, obs], key), or
-  uniform random actions while the step count (all envs) is below random_steps.
-  Returns (env_state, env_steps, transitions [num_steps, N])."""
-  num_envs = env_state.obs.shape[0]
-
-  def one(carry, step_key):
-    env_state, steps = carry
-    act_key, random_key = jax.random.split(step_key)
-    learned = act(env_state.obs, act_key)
-    random = jax.random.uniform(random_key, learned.shape, minval=low, maxval=high)
-    action = jnp.where(steps < random_steps, random, learned)
-    next_state = jax.vmap(env.step)(env_state, action)
-    return (next_state, steps + num_envs), data.step_transition(env_state.obs, action, next_state)
-
-  (env_state, env_steps), tr = jax.lax.scan(one, (env_state, env_steps),
-                                            jax.random.split(key, num_steps))
-  return env_state, env_steps, tr
 
 
 def make_policy_fn(policy: TanhGaussianPolicy):

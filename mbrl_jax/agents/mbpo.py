@@ -29,13 +29,16 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, models, returns
+from mbrl_jax import acting, data, models, returns
 from mbrl_jax.agents import model_based, sac
-from mbrl_jax.agents.base import Agent, check, check_positive
+from mbrl_jax.agents.base import Agent, check, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
 
 LOSS_NAMES = ('critic_loss', 'actor_loss', 'alpha_loss', 'alpha')
+
+
+VERSIONS = ('paper', 'cpu')  # presets; the first is the default
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -55,6 +58,19 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
+def preset(version: str = 'paper') -> ml_collections.ConfigDict:
+  """'paper': the MBPO paper's settings (7 x 4 x 200 model, 400 rollouts and 20
+  updates per step); 'cpu': scaled to a 2-core CPU, its SAC exactly sac's 'cpu'
+  (the learning curves of experiments/mbpo_vs_sac.sh)."""
+  check_version('mbpo', version, VERSIONS)
+  config = default_config()
+  if version == 'cpu':
+    config.update(dict(sac.CPU, retrain_every=250, rollouts_per_step=100, updates_per_step=10,
+                       rollout_schedule=(0, 1, 1, 1)))
+    config.model.update(num_layers=3, width=128, max_epochs=50)
+  return config
+
+
 @flax.struct.dataclass
 class ModelPool:
   """The last K rollout batches, each compacted (valid transitions first)."""
@@ -65,7 +81,7 @@ class ModelPool:
 
 @flax.struct.dataclass
 class MBPOParams:
-  policy: Any           # sac.SACParams: what make_policy uses
+  sac: Any              # sac.SACParams (policy, critics, temperature): what make_policy uses
   model: models.ModelState
 
 
@@ -208,7 +224,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   segments_per_chunk = config.steps_per_chunk // config.retrain_every
 
   def make_policy(params: MBPOParams, deterministic: bool = True):
-    return learner.make_policy(params.policy, deterministic)
+    return learner.make_policy(params.sac, deterministic)
 
   def init(key):
     learner_key, model_key, env_key, key = jax.random.split(key, 4)
@@ -244,10 +260,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                          reward_fn=reward_fn, termination_fn=termination_fn)
     ended_before = jnp.concatenate([jnp.zeros((num_rollouts, 1)), out.dones[:, :-1]], axis=1)
     valid = (jnp.arange(max_len) < length) & (ended_before == 0)
-    tr = data.Transition(obs=out.obs[:, :-1], action=out.actions, reward=out.rewards,
-                         next_obs=out.obs[:, 1:], done=out.dones,
-                         truncation=jnp.zeros_like(out.rewards),
-                         episode_return=jnp.zeros_like(out.rewards))
+    tr = out.transitions()
     flat = lambda x: x.reshape((num_rollouts * max_len,) + x.shape[2:])
     valid = flat(valid)
     order = jnp.argsort(~valid, stable=True)
@@ -282,7 +295,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         replay.items(state.buffer), replay.valid_mask(state.buffer), fit_key, learning)
     model = fitted.model
     length = rollout_length(tuple(config.rollout_schedule), state.env_steps, config.epoch_length)
-    transitions, count = branch_rollouts(model, state.params.policy.policy, state.buffer,
+    transitions, count = branch_rollouts(model, state.params.sac.policy, state.buffer,
                                          rollout_key, length)
     pool = add_to_pool(state.pool, transitions, count)
     pool = jax.tree.map(lambda new, old: jnp.where(learning, new, old), pool, state.pool)
@@ -296,9 +309,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     def env_step(carry, step_key):
       learner_state, env_state, real, env_steps = carry
       act_key, update_key = jax.random.split(step_key)
-      env_state, transition = sac.act(env, learner, learner_state.params, env_state, act_key,
+      env_state, experience = sac.act(env, learner, learner_state.params, env_state, act_key,
                                       env_steps < config.random_steps, low, high)
-      real = buffer.add(real, transition)
+      real = buffer.add(real, experience.transition)
 
       def update(i, inner):
         learner_state, _, skipped = inner
@@ -314,12 +327,12 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       learner_state, losses, skipped = jax.lax.fori_loop(
           0, num_updates, update, (learner_state, no_losses, jnp.zeros(())))
       carry = (learner_state, env_state, real, env_steps + config.num_envs)
-      return carry, (transition, losses, skipped)
+      return carry, (experience, losses, skipped)
 
-    carry = (sac.LearnerState(state.params.policy, state.sac_opt), state.env_state,
+    carry = (sac.LearnerState(state.params.sac, state.sac_opt), state.env_state,
              state.buffer, state.env_steps)
-    (learner_state, env_state, real, env_steps), (tr, losses, skipped) = jax.lax.scan(
-        env_step, carry, jax.random.split(steps_key, steps_per_segment))
+    (learner_state, env_state, real, env_steps), (experience, losses, skipped) = (
+        jax.lax.scan(env_step, carry, jax.random.split(steps_key, steps_per_segment)))
     model_metrics = model_based.model_metrics(fit_metrics, model, learning)
     # Counts are summed over the chunk's segments, the rest averaged.
     counts = {'skipped_updates': skipped.sum(),
@@ -335,12 +348,12 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                        env_steps=env_steps,
                        skipped_updates=state.skipped_updates + skipped.sum().astype(jnp.int32),
                        model_skipped_updates=fitted.skipped_updates)
-    return state, (tr, metrics, counts)
+    return state, (experience, metrics, counts)
 
   def train_chunk(state: TrainState):
-    state, (tr, segment_metrics, counts) = jax.lax.scan(segment, state, None,
+    state, (experience, segment_metrics, counts) = jax.lax.scan(segment, state, None,
                                                         length=segments_per_chunk)
-    metrics = data.episode_metrics(tr)
+    metrics = acting.episode_metrics(experience)
     metrics.update({k: jnp.nanmean(v) if v.dtype.kind == 'f' else v[-1]
                     for k, v in segment_metrics.items()})
     metrics.update({k: v.sum() for k, v in counts.items()})  # in this chunk

@@ -1,25 +1,31 @@
-"""The loop that model-based policy learners share, as in the lectures: collect real
-steps with the current policy, refit the dynamics model on every real step so far,
-then improve the policy with the model, once the random phase is over.
+"""The loop that model-based agents share, as in the lectures: collect real steps
+with the current controller, refit the dynamics model on every real step so far,
+then improve the controller with the model, once the random phase is over.
 
-An agent on this skeleton supplies its policy, its model `Trainer` and buffer, and
-an `improve(state, key) -> (state, stats)` step; the skeleton runs the three phases
-inside one compiled chunk. Before `random_steps` real steps the improvement is
+An agent on this skeleton supplies `collect(state, key) -> (state, experience)`
+(its way of acting: a policy's, built by `collect_with`, or MPC's planner), its model
+`Trainer` and buffer, and, if it learns a policy, `improve(state, key) -> (state,
+stats)`; `chunk` runs the three phases inside one compiled chunk. The random phase
+covers the chunks that start before `random_steps` real steps. The model is
+refitted after every chunk from the end of the random phase on (or, with
+`fit_once`, only after the chunk that ends it). Before that the improvement is
 computed and discarded with a select: under the runner's vmap over seeds a `cond`
-would run it anyway. The TrainState needs the fields `params.model`, `model_opt`,
-`env_state`, `env_steps` and `buffer`.
+would run it anyway.
+
+The TrainState needs the fields `params.model` (a ModelState, or {} without a
+model), `model_opt`, `env_state`, `env_steps`, `buffer`, `key`, and with
+`improve`, `skipped_updates`.
 
 (Not an agent itself: the registry skips it, as it has no `make`.)
 """
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional
 
 import flax
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax import data, models
-from mbrl_jax.agents import _common
+from mbrl_jax import acting, models
 from mbrl_jax.data import replay
 from mbrl_jax.guards import keep_if
 
@@ -51,39 +57,58 @@ def model_metrics(fit_metrics: Dict[str, jax.Array], model, fitted=True
                                              0).astype(jnp.float32)}
 
 
-def collect_and_refit(env, act: Callable, state, buffer, trainer: models.Trainer, collect_key,
-                      fit_key, num_steps: int, random_steps: int, low, high):
-  """Collects `num_steps` real steps per env (random actions while env_steps <
-  random_steps), adds them to the buffer and refits the model on all of it.
-  Returns (state with env_state, env_steps, buffer, params.model and model_opt
-  updated, transitions [num_steps, N], fit metrics)."""
-  env_state, env_steps, tr = _common.collect(env, act, state.env_state, state.env_steps,
-                                             collect_key, num_steps, random_steps, low, high)
-  buffer_state = buffer.add(state.buffer,
-                            jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
+def collect_with(env, policy_of: Callable[[Any], acting.BatchPolicy], num_steps: int,
+                 random_steps: int, low, high) -> Callable:
+  """collect(state, key): `num_steps` steps of every real env under the batch policy
+  `policy_of(state)`, or uniform random actions in [low, high] in a chunk that
+  starts before `random_steps` real steps (all envs)."""
+  def collect(state, key):
+    explore = state.env_steps < random_steps
+    policy = acting.uniform_while(policy_of(state), explore, low, high)
+    env_state, experience = acting.unroll(env, state.env_state, policy, key, num_steps)
+    return state.replace(env_state=env_state,
+                         env_steps=state.env_steps + num_steps * env_state.obs.shape[0]
+                         ), experience
+  return collect
+
+
+def refit(state, buffer, trainer: Optional[models.Trainer], transitions, key, enabled=True):
+  """Adds transitions (leaves [T, N, ...]) to the buffer and, where `enabled`
+  (traced), refits the model on all of it. Returns (state, the model's metrics;
+  none without a trainer)."""
+  state = state.replace(buffer=buffer.add(state.buffer, acting.flatten_time(transitions)))
+  if trainer is None:
+    return state, {}
   fitted, fit_metrics = trainer.fit(
-      models.TrainerState(state.params.model, state.model_opt), replay.items(buffer_state),
-      replay.valid_mask(buffer_state), fit_key)
+      models.TrainerState(state.params.model, state.model_opt), replay.items(state.buffer),
+      replay.valid_mask(state.buffer), key, enabled)
   state = state.replace(params=state.params.replace(model=fitted.model),
-                        model_opt=fitted.opt_state, env_state=env_state, env_steps=env_steps,
-                        buffer=buffer_state)
-  return state, tr, fit_metrics
+                        model_opt=fitted.opt_state)
+  return state, model_metrics(fit_metrics, fitted.model, enabled)
 
 
-def collect_refit_improve(env, act: Callable, state, buffer, trainer: models.Trainer,
-                          improve: Callable, keys: Tuple[jax.Array, jax.Array, jax.Array],
-                          num_steps: int, random_steps: int, low, high):
-  """One chunk of the loop. keys: (collect, fit, improve).
+def chunk(state, collect: Callable, buffer, trainer: Optional[models.Trainer],
+          random_steps: int, improve: Optional[Callable] = None, fit_once: bool = False):
+  """One chunk of the loop: (state, metrics).
 
-  Returns (state, metrics, stats, learning): metrics has the real episodes' and the
-  model's figures; stats is what `improve` reported (to be masked with `learning`,
-  the traced "past the random phase" flag, before it is logged)."""
-  collect_key, fit_key, improve_key = keys
-  state, tr, fit_metrics = collect_and_refit(env, act, state, buffer, trainer, collect_key,
-                                             fit_key, num_steps, random_steps, low, high)
+  metrics: the real episodes', the model's, and (past the random phase; NaN and 0
+  before) the scalars `improve` reported, whose `skipped_updates` is added to the
+  state's count."""
+  if improve is None:
+    key, collect_key, fit_key = jax.random.split(state.key, 3)
+  else:
+    key, collect_key, fit_key, improve_key = jax.random.split(state.key, 4)
+  steps_before = state.env_steps
+  state, experience = collect(state, collect_key)
   learning = state.env_steps >= random_steps
-  improved, stats = improve(state, improve_key)
-  state = keep_if(learning, improved, state)
-  metrics = data.episode_metrics(tr)
-  metrics.update(model_metrics(fit_metrics, state.params.model))
-  return state, metrics, stats, learning
+  fit_now = learning & (steps_before < random_steps) if fit_once else learning
+  state, fit_metrics = refit(state, buffer, trainer, experience.transition, fit_key, fit_now)
+  metrics = {**acting.episode_metrics(experience), **fit_metrics}
+  if improve is not None:
+    improved, stats = improve(state, improve_key)
+    state = keep_if(learning, improved, state)
+    skipped = jnp.where(learning, stats.pop('skipped_updates'), 0.0)
+    metrics.update({k: jnp.where(learning, v, jnp.nan) for k, v in stats.items()})
+    metrics['skipped_updates'] = skipped
+    state = state.replace(skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
+  return state.replace(key=key), metrics

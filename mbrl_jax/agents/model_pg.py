@@ -19,6 +19,7 @@ except for actions within 1e-6 of a bound. A gradient with a NaN or inf entry is
 skipped and counted, as in every agent here.
 """
 
+import functools
 from typing import Any
 
 import flax
@@ -28,11 +29,12 @@ import ml_collections
 
 from mbrl_jax import data, models, returns
 from mbrl_jax.agents import _common, model_based
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
+from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
 
 ALGORITHMS = ('reinforce', 'ppo')
+VERSIONS = ('ppo', 'reinforce')  # presets: the algorithm; the first is the default
 BASELINES = ('value', 'mean')
 
 
@@ -63,6 +65,14 @@ def default_config() -> ml_collections.ConfigDict:
   config.ppo = ml_collections.ConfigDict(dict(epochs=8, num_minibatches=4, clip_epsilon=0.2,
                                               entropy_cost=0.0))
   config.reinforce = ml_collections.ConfigDict(dict(baseline='value', value_updates=4))
+  return config
+
+
+def preset(version: str = 'ppo') -> ml_collections.ConfigDict:
+  """'ppo' (the default config) or 'reinforce' (REINFORCE with a baseline)."""
+  check_version('model_pg', version, VERSIONS)
+  config = default_config()
+  config.algorithm = version
   return config
 
 
@@ -293,19 +303,17 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                       skipped_updates=jnp.zeros((), jnp.int32))
 
   def improve(state: TrainState, key):
-    return jax.lax.scan(iteration, state, jax.random.split(key, config.iterations_per_chunk))
+    state, stats = jax.lax.scan(iteration, state,
+                                jax.random.split(key, config.iterations_per_chunk))
+    skipped = stats.pop('skipped').sum()
+    return state, {**{k: v.mean() for k, v in stats.items()}, 'skipped_updates': skipped}
+
+  collect = model_based.collect_with(
+      env, lambda state: functools.partial(policy.sample, state.params.policy), per_env,
+      config.random_steps, low, high)
 
   def train_chunk(state: TrainState):
-    key, *keys = jax.random.split(state.key, 4)
-    act = lambda obs, k: policy.sample(state.params.policy, obs, k)
-    state, metrics, stats, learning = model_based.collect_refit_improve(
-        env, act, state, buffer, trainer, improve, keys, per_env, config.random_steps, low, high)
-    skipped = jnp.where(learning, stats.pop('skipped').sum(), 0.0)
-    metrics.update({k: jnp.where(learning, v.mean(), jnp.nan) for k, v in stats.items()})
-    metrics['skipped_updates'] = skipped
-    state = state.replace(key=key,
-                          skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
-    return state, metrics
+    return model_based.chunk(state, collect, buffer, trainer, config.random_steps, improve)
 
   make_policy = _common.make_policy_fn(policy)
 

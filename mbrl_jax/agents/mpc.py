@@ -33,9 +33,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, models, planners, returns
+from mbrl_jax import acting, data, models, planners
 from mbrl_jax.agents import model_based
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
+from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
 
@@ -43,7 +43,7 @@ DYNAMICS = ('true', 'learned')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
 PROPAGATIONS = ('expectation', 'ts1', 'tsinf')
 RETRAIN = ('every_chunk', 'once')
-VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr', 'ilqr_feedback')
+VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr', 'ilqr_feedback')  # presets
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -76,8 +76,7 @@ def preset(version: str = 'true_model', episode_length: int = 200,
   """The lectures' versions as configs (episode_length: the task's, for open loop;
   angle_dims: observation dims the model should see as sin/cos, e.g. (1,) for
   the cart-pole's pole angle)."""
-  if version not in VERSIONS:
-    raise ValueError(f'Unknown MPC version {version!r}; valid: {", ".join(VERSIONS)}.')
+  check_version('MPC', version, VERSIONS)
   config = default_config()
   if version == 'true_model':
     return config
@@ -105,9 +104,14 @@ def preset(version: str = 'true_model', episode_length: int = 200,
 
 
 @flax.struct.dataclass
+class Params:
+  model: Any            # the learned ModelState, or {} with the true dynamics
+
+
+@flax.struct.dataclass
 class TrainState:
-  params: Any           # the model (ModelState) or {} for true dynamics
-  opt_state: Any        # the model's optimizer state
+  params: Params
+  model_opt: Any        # the model's optimizer state ({} with the true dynamics)
   env_state: Any
   buffer: replay.BufferState
   warm_start: jax.Array  # [num_envs, horizon, act]: the last plan, shifted
@@ -173,39 +177,39 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   particles = 1 if (not learned or config.propagation == 'expectation') else config.num_particles
 
   # --- what the planner optimizes -------------------------------------------------
-  def objective_fn(params, obs, key):
+  def objective_fn(model, obs, key):
     if not learned:
       return lambda actions: planners.rollout_return(task.dynamics, task.reward_fn, obs,
                                                      actions, task.termination_fn)
 
     def objective(actions):
-      out = models.rollout(ensemble, params, key, jnp.broadcast_to(obs, (particles,) + obs.shape),
+      out = models.rollout(ensemble, model, key, jnp.broadcast_to(obs, (particles,) + obs.shape),
                            horizon, config.propagation,
                            actions=jnp.broadcast_to(actions, (particles,) + actions.shape),
                            reward_fn=task.reward_fn, termination_fn=task.termination_fn)
       return out.returns.mean()
     return objective
 
-  def mean_dynamics(params):
+  def mean_dynamics(model):
     if not learned:
-      return lambda x, u, t=0: task.dynamics(x, u)
+      return task.dynamics
 
     def dynamics(x, u, t=0):
-      pred = ensemble.predict(params, x, u, jax.tree.map(lambda p: p[params.elites],
-                                                         params.params))
+      pred = ensemble.predict(model, x, u, jax.tree.map(lambda p: p[model.elites],
+                                                        model.params))
       return ensemble.next_obs(x, pred.target_mean.mean(0))[0]
     return dynamics
 
-  def plan(params, obs, warm, key) -> Plan:
+  def plan(model, obs, warm, key) -> Plan:
     obs_size, act_size = obs.shape[-1], low.shape[-1]
     if config.planner == 'ilqr':
-      dynamics = mean_dynamics(params)
+      dynamics = mean_dynamics(model)
       half = (high - low) / 2
 
       def cost(x, u, t):
         # Unconstrained iLQR: bounds become a smooth penalty; executed actions are clipped.
         excess = jnp.maximum(jnp.abs(u - middle) - half, 0.0)
-        stage = -task.reward_fn(x, u, dynamics(x, u)) + config.ilqr.bound_penalty * jnp.sum(
+        stage = -task.reward_fn(x, u, dynamics(x, u, t)) + config.ilqr.bound_penalty * jnp.sum(
             excess**2)
         return jnp.where(t < horizon, stage, 0.0)
 
@@ -217,7 +221,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       # X: either way U + K (x - X) is an affine law whose model rollout is X.
       gains = result.K if config.ilqr.feedback else jnp.zeros_like(result.K)
       return Plan(result.U, result.X, gains)
-    objective = objective_fn(params, obs, key)
+    objective = objective_fn(model, obs, key)
     plan_key = jax.random.fold_in(key, 1)
     if config.planner == 'random_shooting':
       actions, _ = planners.random_shooting(objective, plan_key, low, high, horizon,
@@ -243,13 +247,13 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   def control(params, env_state, warm, key, num_segments, steps_before, explore_until):
     """Runs num_segments x k steps of every env; random actions while the step count
     (all envs, from steps_before) is below explore_until. Returns (env_state, warm,
-    transitions [T, N])."""
+    experience [T, N])."""
     num = env_state.obs.shape[0]
 
     def segment(carry, seg_key):
       env_state, warm, steps_done = carry
       plan_key, act_key = jax.random.split(seg_key)
-      plans = jax.vmap(plan, in_axes=(None, 0, 0, 0))(params, env_state.obs, warm,
+      plans = jax.vmap(plan, in_axes=(None, 0, 0, 0))(params.model, env_state.obs, warm,
                                                       jax.random.split(plan_key, num))
       explore = steps_done < explore_until
 
@@ -261,68 +265,51 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         u = plans.actions[:, j] + jnp.einsum('nao,no->na', plans.gains[:, j],
                                              x - plans.states[:, j])
         random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
-        u = jnp.where(explore, random_u, jnp.clip(u, low, high))
-        next_state = jax.vmap(env.step)(env_state, u)
-        return next_state, data.step_transition(x, u, next_state)
+        return acting.env_step(env, env_state, jnp.where(explore, random_u,
+                                                         jnp.clip(u, low, high)))
 
-      env_state, tr = jax.lax.scan(step, env_state,
-                                   (jnp.arange(k), jax.random.split(act_key, k)))
+      env_state, experience = jax.lax.scan(step, env_state,
+                                           (jnp.arange(k), jax.random.split(act_key, k)))
       shifted = jnp.concatenate([plans.actions[:, k:], default_warm(num)[:, :k]], axis=1)
-      ended = tr.done.any(axis=0)[:, None, None]
+      ended = experience.transition.done.any(axis=0)[:, None, None]
       warm = jnp.where(ended, default_warm(num), shifted)
-      return (env_state, warm, steps_done + k * num), tr
+      return (env_state, warm, steps_done + k * num), experience
 
-    (env_state, warm, _), tr = jax.lax.scan(
+    (env_state, warm, _), experience = jax.lax.scan(
         segment, (env_state, warm, steps_before), jax.random.split(key, num_segments))
-    return env_state, warm, jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr)
+    return env_state, warm, acting.flatten_time(experience)
 
   # --- the agent contract -----------------------------------------------------------
   def init(key):
     env_key, model_key, key = jax.random.split(key, 3)
     env_state = data.reset(env, env_key, config.num_envs)
-    params, opt_state = {}, {}
+    model, model_opt = {}, {}
     if learned:
       trainer_state = trainer.init(model_key)
-      params, opt_state = trainer_state.model, trainer_state.opt_state
-    return TrainState(params=params, opt_state=opt_state, env_state=env_state,
+      model, model_opt = trainer_state.model, trainer_state.opt_state
+    return TrainState(params=Params(model=model), model_opt=model_opt, env_state=env_state,
                       buffer=buffer.init(data.example_transition(env)),
                       warm_start=default_warm(config.num_envs), key=key,
                       env_steps=jnp.zeros((), jnp.int32))
 
+  def collect(state: TrainState, key):
+    env_state, warm, experience = control(state.params, state.env_state, state.warm_start, key,
+                                          per_env // k, state.env_steps, config.random_steps)
+    return state.replace(env_state=env_state, warm_start=warm,
+                         env_steps=state.env_steps + config.steps_per_chunk), experience
+
   def train_chunk(state: TrainState):
-    key, control_key, fit_key = jax.random.split(state.key, 3)
-    env_state, warm, tr = control(state.params, state.env_state, state.warm_start,
-                                  control_key, per_env // k, state.env_steps,
-                                  config.random_steps)
-    buffer_state = buffer.add(state.buffer,
-                              jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tr))
-    env_steps = state.env_steps + config.steps_per_chunk
-    metrics = data.episode_metrics(tr)
-    params, opt_state = state.params, state.opt_state
-    if learned:
-      done_random = env_steps >= config.random_steps
-      refit = (done_random if config.retrain == 'every_chunk'
-               else done_random & (state.env_steps < config.random_steps))
-      fitted, fit_metrics = trainer.fit(models.TrainerState(params, opt_state),
-                                        replay.items(buffer_state),
-                                        replay.valid_mask(buffer_state), fit_key, refit)
-      params, opt_state = fitted.model, fitted.opt_state
-      metrics.update(model_based.model_metrics(fit_metrics, fitted.model, refit))
-    return state.replace(params=params, opt_state=opt_state, env_state=env_state,
-                         buffer=buffer_state, warm_start=warm, key=key,
-                         env_steps=env_steps), metrics
+    return model_based.chunk(state, collect, buffer, trainer if learned else None,
+                             config.random_steps, fit_once=config.retrain == 'once')
 
   def evaluate(params, key, num_episodes):
     """Mean return of fresh episodes under the agent's own controller (open loop or
     MPC, as configured), never exploring."""
     reset_key, key = jax.random.split(key)
     env_state = data.reset(env, reset_key, num_episodes)
-    _, _, tr = control(params, env_state, default_warm(num_episodes), key,
-                       env.episode_length // k, jnp.zeros((), jnp.int32), 0)
-    rewards = tr.reward.reshape((env.episode_length, num_episodes))
-    ended = tr.done.reshape((env.episode_length, num_episodes))
-    alive = returns.alive_mask(jnp.cumsum(ended, axis=0).clip(0, 1))  # the first episode only
-    return (alive * rewards).sum(0).mean()
+    _, _, experience = control(params, env_state, default_warm(num_episodes), key,
+                               env.episode_length // k, jnp.zeros((), jnp.int32), 0)
+    return acting.first_episode_return(experience).mean()
 
   def make_policy(params, deterministic: bool = True):
     """Replans at every call (MPC, no warm start) and returns the plan's first action
@@ -330,7 +317,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     del deterministic
 
     def policy(obs, key):
-      return jnp.clip(plan(params, obs, default_warm(1)[0], key).actions[0], low, high)
+      return jnp.clip(plan(params.model, obs, default_warm(1)[0], key).actions[0], low, high)
     return policy
 
   return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,

@@ -23,6 +23,7 @@ actor-critic, SHAC), the critic being fitted to TD(lambda) targets of the same
 windows computed with a Polyak-averaged target critic.
 """
 
+import functools
 from typing import Any
 
 import flax
@@ -31,14 +32,15 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mbrl_jax import data, models, returns
+from mbrl_jax import acting, data, models, returns
 from mbrl_jax.agents import _common, model_based
 from mbrl_jax.agents._common import apply_if_finite
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive
+from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('env', 'model')
+VERSIONS = ('env', 'model', 'env_value', 'model_value')  # presets; the first is the default
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -72,9 +74,7 @@ def preset(version: str = 'env') -> ml_collections.ConfigDict:
   """'env' (through the env), 'model' (through a learned ensemble), and each with
   '_value' (a critic at the end of the window); sized as in the pendulum tests and
   experiments/pathwise_model_vs_env.py."""
-  valid = ('env', 'model', 'env_value', 'model_value')
-  if version not in valid:
-    raise ValueError(f'Unknown pathwise version {version!r}; valid: {", ".join(valid)}.')
+  check_version('pathwise', version, VERSIONS)
   config = default_config()
   if version.startswith('model'):
     config.update(dict(dynamics='model', num_envs=1, steps_per_chunk=200, random_steps=200,
@@ -165,29 +165,20 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     """Rolls the real envs `horizon` steps; (minus the mean window return, (state
     reached, transitions [H, N]))."""
     env_state = jax.lax.stop_gradient(env_state)  # truncated BPTT: no gradient across windows
-
-    def step(state, step_key):
-      action = policy.sample(policy_params, state.obs, step_key)
-      next_state = jax.vmap(env.step)(state, action)
-      return next_state, data.step_transition(state.obs, action, next_state)
-
-    final, tr = jax.lax.scan(step, env_state, jax.random.split(key, horizon))
+    act = lambda obs, k: policy.sample(policy_params, obs, k)
+    final, experience = acting.unroll(env, env_state, act, key, horizon)
+    tr = experience.transition
     objective = returns.window_return(scale * tr.reward, values(value_params, tr.next_obs),
                                       tr.done, tr.truncation, values(value_params, final.obs),
                                       discount)
-    return -objective.mean() / horizon, (final, tr)
+    return -objective.mean() / horizon, (final, experience)
 
   def model_window(policy_params, value_params, model, start_obs, key):
     out = models.rollout(ensemble, model, key, start_obs, horizon, config.propagation,
                          policy=lambda obs, k: policy.sample(policy_params, obs, k),
                          reward_fn=reward_fn, termination_fn=termination_fn)
-    time_major = lambda x: jnp.moveaxis(x, 1, 0)
-    next_obs = time_major(out.obs[:, 1:])
-    tr = data.Transition(obs=time_major(out.obs[:, :-1]), action=time_major(out.actions),
-                         reward=time_major(out.rewards), next_obs=next_obs,
-                         done=time_major(out.dones), truncation=jnp.zeros_like(out.dones.T),
-                         episode_return=jnp.zeros_like(out.dones.T))
-    objective = returns.window_return(scale * tr.reward, values(value_params, next_obs),
+    tr = out.transitions(time_major=True)
+    objective = returns.window_return(scale * tr.reward, values(value_params, tr.next_obs),
                                       tr.done, tr.truncation,
                                       values(value_params, out.obs[:, -1]), discount)
     return -objective.mean() / horizon, tr
@@ -218,18 +209,20 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   # --- one policy (and critic) update ------------------------------------------------
   def update(state: TrainState, key):
-    """Returns (state, (policy loss, grad norm, skipped, value loss, transitions))."""
+    """Returns (state, (policy loss, grad norm, skipped, value loss, real experience
+    of the window; None through the model))."""
     p = state.params
     window_key, start_key = jax.random.split(key)
     if through_model:
       start = buffer.sample(state.buffer, start_key).experience.obs
       (loss, tr), grads = jax.value_and_grad(model_window, has_aux=True)(
           p.policy, p.value, p.model, start, window_key)
-      env_state = state.env_state
+      env_state, experience = state.env_state, None
       alive = returns.alive_mask(tr.done)
     else:
-      (loss, (env_state, tr)), grads = jax.value_and_grad(env_window, has_aux=True)(
+      (loss, (env_state, experience)), grads = jax.value_and_grad(env_window, has_aux=True)(
           p.policy, p.value, state.env_state, window_key)
+      tr = experience.transition
       alive = jnp.ones_like(tr.done)
     policy_params, policy_opt, skipped, grad_norm = apply_if_finite(
         policy_optimizer, p.policy, state.policy_opt, grads)
@@ -239,7 +232,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       skipped = skipped + value_skipped
     state = state.replace(params=params, policy_opt=policy_opt, value_opt=value_opt,
                           env_state=env_state)
-    return state, (loss, grad_norm, skipped, value_loss, tr)
+    return state, (loss, grad_norm, skipped, value_loss, experience)
 
   # --- the agent contract --------------------------------------------------------------
   def init(key):
@@ -257,21 +250,21 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                       buffer=buffer_state, key=key, env_steps=jnp.zeros((), jnp.int32),
                       skipped_updates=jnp.zeros((), jnp.int32))
 
-  def summarize(losses, grad_norms, skipped, value_losses, learning=True):
+  def summarize(losses, grad_norms, skipped, value_losses):
     finite = jnp.isfinite(grad_norms)
     mean_norm = jnp.where(finite, grad_norms, 0.0).sum() / jnp.maximum(finite.sum(), 1)
-    metrics = {'policy_loss': jnp.where(learning, losses.mean(), jnp.nan),
-               'grad_norm': jnp.where(learning & finite.any(), mean_norm, jnp.nan),
-               'skipped_updates': jnp.where(learning, skipped.sum(), 0.0)}
+    metrics = {'policy_loss': losses.mean(),
+               'grad_norm': jnp.where(finite.any(), mean_norm, jnp.nan),
+               'skipped_updates': skipped.sum()}
     if use_value:
-      metrics['value_loss'] = jnp.where(learning, value_losses.mean(), jnp.nan)
+      metrics['value_loss'] = value_losses.mean()
     return metrics
 
   def env_chunk(state: TrainState):
     key, update_key = jax.random.split(state.key)
-    state, (losses, norms, skipped, value_losses, tr) = jax.lax.scan(
+    state, (losses, norms, skipped, value_losses, experience) = jax.lax.scan(
         update, state, jax.random.split(update_key, num_updates))
-    metrics = data.episode_metrics(tr)
+    metrics = acting.episode_metrics(experience)
     metrics.update(summarize(losses, norms, skipped, value_losses))
     state = state.replace(key=key, env_steps=state.env_steps + config.steps_per_chunk,
                           skipped_updates=state.skipped_updates + skipped.sum().astype(jnp.int32))
@@ -280,19 +273,15 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   def improve(state: TrainState, key):
     state, (losses, norms, skipped, value_losses, _) = jax.lax.scan(
         update, state, jax.random.split(key, num_updates))
-    return state, (losses, norms, skipped, value_losses)
+    return state, summarize(losses, norms, skipped, value_losses)
+
+  if through_model:
+    collect = model_based.collect_with(
+        env, lambda state: functools.partial(policy.sample, state.params.policy), per_env,
+        config.random_steps, low, high)
 
   def model_chunk(state: TrainState):
-    key, *keys = jax.random.split(state.key, 4)
-    act = lambda obs, k: policy.sample(state.params.policy, obs, k)
-    state, metrics, (losses, norms, skipped, value_losses), learning = (
-        model_based.collect_refit_improve(env, act, state, buffer, trainer, improve, keys,
-                                          per_env, config.random_steps, low, high))
-    metrics.update(summarize(losses, norms, skipped, value_losses, learning))
-    skipped_now = jnp.where(learning, skipped.sum(), 0.0)
-    state = state.replace(key=key,
-                          skipped_updates=state.skipped_updates + skipped_now.astype(jnp.int32))
-    return state, metrics
+    return model_based.chunk(state, collect, buffer, trainer, config.random_steps, improve)
 
   make_policy = _common.make_policy_fn(policy)
 

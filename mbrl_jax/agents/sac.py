@@ -21,10 +21,16 @@ from brax.training import types as brax_types
 from brax.training.agents.sac import losses as sac_losses
 from brax.training.agents.sac import networks as sac_networks
 
-from mbrl_jax import data
-from mbrl_jax.agents.base import Agent, check, check_positive
+from mbrl_jax import acting, data
+from mbrl_jax.agents.base import Agent, check, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.guards import all_finite, keep_if
+
+
+VERSIONS = ('paper', 'cpu')  # presets; the first is the default
+# SAC at CPU size: what configs 'cpu' of sac and mbpo share, so curves compare like with like.
+CPU = dict(hidden_sizes=(128, 128), learning_rate=1e-3, random_steps=500,
+           buffer_capacity=100_000, steps_per_chunk=500)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -40,6 +46,16 @@ def default_config() -> ml_collections.ConfigDict:
   config.updates_per_step = 1        # gradient steps per env step (all envs)
   config.num_envs = 1
   config.steps_per_chunk = 1000      # real env steps (all envs) per train_chunk
+  return config
+
+
+def preset(version: str = 'paper') -> ml_collections.ConfigDict:
+  """'paper': the SAC paper's settings (2 x 256, lr 3e-4); 'cpu': sized for a
+  2-core CPU, the SAC half of MBPO's 'cpu' preset (experiments/mbpo_vs_sac.sh)."""
+  check_version('sac', version, VERSIONS)
+  config = default_config()
+  if version == 'cpu':
+    config.update(CPU)
   return config
 
 
@@ -67,7 +83,7 @@ class LearnerState:
 @flax.struct.dataclass
 class TrainState:
   params: SACParams
-  opt: SACOptState
+  sac_opt: SACOptState
   env_state: Any
   buffer: replay.BufferState
   key: jax.Array
@@ -196,9 +212,7 @@ def act(env, learner: Learner, params: SACParams, env_state, key, explore, low, 
   keys = jax.random.split(key, env_state.obs.shape[0])
   learned = jax.vmap(learner.make_policy(params, deterministic=False))(env_state.obs, keys)
   random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
-  action = jnp.where(explore, random, learned)
-  next_state = jax.vmap(env.step)(env_state, action)
-  return next_state, data.step_transition(env_state.obs, action, next_state)
+  return acting.env_step(env, env_state, jnp.where(explore, random, learned))
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
@@ -211,7 +225,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   def init(key):
     learner_key, env_key, key = jax.random.split(key, 3)
     learner_state = learner.init(learner_key)
-    return TrainState(params=learner_state.params, opt=learner_state.opt,
+    return TrainState(params=learner_state.params, sac_opt=learner_state.opt,
                       env_state=data.reset(env, env_key, config.num_envs),
                       buffer=buffer.init(data.example_transition(env)), key=key,
                       env_steps=jnp.zeros((), jnp.int32),
@@ -219,9 +233,10 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   def env_step(state: TrainState, _):
     key, act_key, update_key = jax.random.split(state.key, 3)
-    env_state, transition = act(env, learner, state.params, state.env_state, act_key,
+    env_state, experience = act(env, learner, state.params, state.env_state, act_key,
                                 state.env_steps < config.random_steps, low, high)
-    state = state.replace(env_state=env_state, buffer=buffer.add(state.buffer, transition),
+    state = state.replace(env_state=env_state,
+                          buffer=buffer.add(state.buffer, experience.transition),
                           key=key, env_steps=state.env_steps + config.num_envs)
     # Learn once the random phase has filled a batch: updates computed before then
     # are discarded (under the runner's vmap a cond would compute them anyway).
@@ -233,17 +248,17 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       return learner.update(learner_state, batch, step_key)
 
     updated, losses = jax.lax.scan(
-        update, LearnerState(state.params, state.opt),
+        update, LearnerState(state.params, state.sac_opt),
         jax.random.split(update_key, config.updates_per_step * config.num_envs))
     skipped = jnp.where(learning, losses.pop('skipped_updates').sum(), 0.0)
     state = state.replace(params=keep_if(learning, updated.params, state.params),
-                          opt=keep_if(learning, updated.opt, state.opt),
+                          sac_opt=keep_if(learning, updated.opt, state.sac_opt),
                           skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
-    return state, (transition, jax.tree.map(lambda x: x[-1], losses), skipped)
+    return state, (experience, jax.tree.map(lambda x: x[-1], losses), skipped)
 
   def train_chunk(state: TrainState):
-    state, (tr, losses, skipped) = jax.lax.scan(env_step, state, None, length=per_env)
-    metrics = data.episode_metrics(tr)
+    state, (experience, losses, skipped) = jax.lax.scan(env_step, state, None, length=per_env)
+    metrics = acting.episode_metrics(experience)
     metrics.update({k: jnp.nanmean(v) for k, v in losses.items()})
     metrics['skipped_updates'] = skipped.sum()  # in this chunk; the state keeps the total
     return state, metrics

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from mbrl_jax.models.ensemble import Ensemble, ModelState
+from mbrl_jax.types import Transition
 
 PROPAGATIONS = ('ts1', 'tsinf', 'expectation', 'all')
 
@@ -37,6 +38,18 @@ class ModelRollout:
   @property
   def returns(self):
     return self.rewards.sum(-1)
+
+  def transitions(self, time_major: bool = False) -> Transition:
+    """The rollout's steps as Transitions, [(M,) N, H, ...], or [H, N, ...] with
+    `time_major` (as real env steps are unrolled). Model windows end by termination
+    only: truncation is zero."""
+    obs_axis = self.obs.ndim - 2  # the time axis of every field
+    tr = Transition(obs=self.obs[..., :-1, :], action=self.actions, reward=self.rewards,
+                    next_obs=self.obs[..., 1:, :], done=self.dones,
+                    truncation=jnp.zeros_like(self.dones))
+    if time_major:
+      return jax.tree.map(lambda x: jnp.moveaxis(x, obs_axis, 0), tr)
+    return tr
 
 
 def _check(ensemble: Ensemble, propagation: str, num_particles: int, horizon: int,

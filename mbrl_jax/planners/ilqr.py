@@ -31,8 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from mbrl_jax.planners.lqr import LQRSolution, lqr
-from mbrl_jax.types import Cost
-from mbrl_jax.types import TimedDynamics as Dynamics  # iLQR's dynamics take t
+from mbrl_jax.types import Cost, Dynamics
 
 
 class ILQRSolution(NamedTuple):

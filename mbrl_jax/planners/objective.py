@@ -16,13 +16,15 @@ def rollout_return(dynamics: Dynamics, reward_fn: RewardFn, obs: jax.Array,
   Rewards after a termination are dropped (the episode would have ended there).
   Differentiable in `obs` and `actions`.
   """
-  def step(carry, action):
+  def step(carry, inputs):
     obs, alive = carry
-    next_obs = dynamics(obs, action)
+    t, action = inputs
+    next_obs = dynamics(obs, action, t)
     reward = alive * reward_fn(obs, action, next_obs)
     if termination_fn is not None:
       alive = alive * (1.0 - termination_fn(obs, action, next_obs))
     return (next_obs, alive), reward
 
-  _, rewards = jax.lax.scan(step, (obs, jnp.ones((), obs.dtype)), actions)
+  steps = jnp.arange(actions.shape[0])
+  _, rewards = jax.lax.scan(step, (obs, jnp.ones((), obs.dtype)), (steps, actions))
   return rewards.sum()

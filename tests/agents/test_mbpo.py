@@ -117,8 +117,7 @@ def test_mve_critic_loss_masks_after_ends_and_bootstraps_only_without_one():
                           reward=jnp.array([0.7, -0.4, 1.3, 0.2]),
                           next_obs=obs + jnp.array([0.0, 1.0]),
                           done=jnp.array([0.0, 0.0, 1.0, 1.0]),
-                          truncation=jnp.array([0.0, 0.0, 0.0, 1.0]),
-                          episode_return=jnp.zeros(4))
+                          truncation=jnp.array([0.0, 0.0, 0.0, 1.0]))
   q = jnp.array([[0.3, -0.2, 0.5, 1.0], [-0.1, 0.4, 0.2, -0.5]])
   target_q = jnp.array([[0.2, 0.1, -0.3, 0.6], [0.5, -0.3, 0.1, 0.4]])
   loss, grad = jax.value_and_grad(loss_fn)(q, None, target_q, jnp.float32(alpha), batch,
@@ -132,7 +131,7 @@ def test_mve_critic_loss_masks_after_ends_and_bootstraps_only_without_one():
 def test_pool_samples_uniformly_from_valid_transitions_only():
   # Three batches of 10 slots holding 3, 0 and 7 valid transitions (ids 0..9).
   ids = jnp.arange(10, dtype=jnp.float32)
-  example = data.Transition(*(jnp.zeros(()),) * 7)
+  example = data.Transition(*(jnp.zeros(()),) * 6)
   pool = mbpo.ModelPool(transitions=jax.tree.map(lambda x: jnp.zeros((3, 10)), example),
                         counts=jnp.zeros(3, jnp.int32), next_slot=jnp.zeros((), jnp.int32))
   for count, offset in ((3, 0.0), (0, 100.0), (7, 200.0)):
@@ -236,7 +235,7 @@ def test_nan_rewards_skip_and_count_every_sac_and_model_step_under_vmap():
     np.testing.assert_array_equal(first[name], [0.0, 0.0])
     np.testing.assert_array_equal(second[name], [count, count])
     np.testing.assert_array_equal(getattr(state, name), [count, count])
-  assert_trees_equal((state.params.policy, state.sac_opt, state.params.model.params),
-                     (initial.params.policy, initial.sac_opt, initial.params.model.params))
+  assert_trees_equal((state.params.sac, state.sac_opt, state.params.model.params),
+                     (initial.params.sac, initial.sac_opt, initial.params.model.params))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(
-      (state.params.policy, state.params.model.params)))
+      (state.params.sac, state.params.model.params)))

@@ -51,6 +51,6 @@ def test_nan_model_targets_are_skipped_counted_and_leave_the_model_as_it_was(mod
   initial = jax.vmap(agent.init)(jax.random.split(jax.random.PRNGKey(0), 2))
   state, metrics = jax.jit(jax.vmap(agent.train_chunk))(initial)
   np.testing.assert_array_equal(metrics['model_skipped_updates'], [4, 4])
-  model = lambda s: s.params.model.params if module is not mpc else s.params.params
+  model = lambda s: s.params.model.params
   assert_trees_equal(model(state), model(initial))
   assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(model(state)))

@@ -12,15 +12,12 @@ from mbrl_jax import data, envs
 from mbrl_jax.agents import mpc
 from mbrl_jax.data import replay
 from mbrl_jax.evaluation import make_evaluator
+from tests.helpers import random_returns
 
 
 def best_random_return(env, episodes=1000):
   """The best return of `episodes` random-policy episodes."""
-  state = data.reset(env, jax.random.PRNGKey(0), episodes)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(1),
-                  env.episode_length)
-  return float(tr.episode_return[-1].max())
+  return float(random_returns(env, episodes).max())
 
 
 def test_mpc_swings_up_pendulum_beyond_any_random_episode():
@@ -31,7 +28,7 @@ def test_mpc_swings_up_pendulum_beyond_any_random_episode():
   config.update(dict(horizon=15, population=100))
   agent = mpc.make(config, env)
   mean_return = float(jax.jit(make_evaluator(env, agent.make_policy, 10))(
-      {}, jax.random.PRNGKey(2)))
+      mpc.Params(model={}), jax.random.PRNGKey(2)))
   assert mean_return > -400 > best_random
 
 
@@ -49,8 +46,9 @@ def test_train_chunk_fills_buffer_with_real_transitions():
   np.testing.assert_allclose(tr.next_obs, env.unwrapped.dynamics(tr.obs, tr.action),
                              rtol=1e-5, atol=1e-6)
   assert float(metrics['episodes']) == 2  # two envs, one 20-step episode each
+  # Each env's one episode is its 20 steps (time-major in the buffer: [step, env]).
   np.testing.assert_allclose(metrics['episode_return'],
-                             tr.episode_return[tr.done.astype(bool)].mean(), rtol=1e-6)
+                             tr.reward.reshape((20, 2)).sum(0).mean(), rtol=1e-5)
 
 
 @pytest.mark.parametrize('override,message', [

@@ -61,7 +61,7 @@ def random_batches(env, num, size, key):
   zeros = jnp.zeros(shape)
   return data.Transition(obs=obs, action=action, reward=jax.random.normal(k[2], shape),
                          next_obs=obs + 0.1 * jax.random.normal(k[3], obs.shape), done=zeros,
-                         truncation=zeros, episode_return=zeros)
+                         truncation=zeros)
 
 
 @pytest.mark.parametrize('bad', [np.nan, np.inf])
@@ -114,5 +114,5 @@ def test_agent_counts_every_update_on_nan_rewards_and_keeps_its_params():
   state, metrics = jax.jit(jax.vmap(agent.train_chunk))(initial)
   np.testing.assert_array_equal(metrics['skipped_updates'], [21.0, 21.0])
   np.testing.assert_array_equal(state.skipped_updates, [21, 21])
-  assert_trees_equal((state.params, state.opt), (initial.params, initial.opt))
+  assert_trees_equal((state.params, state.sac_opt), (initial.params, initial.sac_opt))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))

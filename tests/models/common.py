@@ -5,7 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax import data, envs, models
+from mbrl_jax import acting, data, envs, models
 
 CAPACITY = 4096
 
@@ -32,10 +32,10 @@ def padded(transitions, capacity=CAPACITY):
 def pendulum_data(num_envs=20, steps=150, seed=0):
   env = envs.make('pendulum')
   state = data.reset(env, jax.random.PRNGKey(seed), num_envs)
-  collect = jax.jit(data.collect, static_argnums=(0, 1, 5))
-  _, tr = collect(env, data.random_policy(env), None, state, jax.random.PRNGKey(seed + 1),
-                  steps)
-  return tr
+  unroll = jax.jit(acting.unroll, static_argnums=(0, 2, 4))
+  _, experience = unroll(env, state, acting.per_env(data.random_policy(env)),
+                         jax.random.PRNGKey(seed + 1), steps)
+  return experience.transition
 
 
 @functools.lru_cache(maxsize=None)

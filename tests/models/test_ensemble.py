@@ -41,8 +41,7 @@ def test_predicted_variance_is_calibrated_on_noisy_data():
   next_obs = np.asarray(task.dynamics(obs, action)) + noise.astype(np.float32)
   zeros = jnp.zeros(n)
   dataset = data.Transition(obs=jnp.asarray(obs), action=jnp.asarray(action), reward=zeros,
-                            next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros,
-                            episode_return=zeros)
+                            next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros)
   ensemble = models.Ensemble(small_config(max_epochs=100), 4, 2)
   trainer = models.Trainer(ensemble)
   state, metrics = jax.jit(trainer.fit)(trainer.init(jax.random.PRNGKey(0)), dataset,
@@ -81,8 +80,7 @@ def test_early_stopping_keeps_best_epoch_and_elites_are_the_best_members():
   next_obs = obs + 0.1 * np.sin(3 * obs) + 0.05 * rng.normal(size=(n, 3)).astype(np.float32)
   zeros = jnp.zeros(n)
   dataset = data.Transition(obs=jnp.asarray(obs), action=jnp.asarray(action), reward=zeros,
-                            next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros,
-                            episode_return=zeros)
+                            next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros)
   config = small_config(kind='deterministic', num_members=5, num_elites=3, width=256,
                         batch_size=8, holdout_fraction=0.3, max_epochs=150, patience=150,
                         improvement_threshold=0.0, weight_decay=0.0, learning_rate=3e-3)

@@ -46,7 +46,7 @@ def test_nan_returns_are_never_chosen():
 
 
 def test_rollout_return_stops_counting_after_termination():
-  dynamics = lambda obs, a: obs + 1.0
+  dynamics = lambda obs, a, t: obs + 1.0
   reward_fn = lambda obs, a, nxt: jnp.ones(())
   termination_fn = lambda obs, a, nxt: (nxt[0] >= 3.0).astype(jnp.float32)
   total = rollout_return(dynamics, reward_fn, jnp.zeros(1), jnp.zeros((10, 1)), termination_fn)
