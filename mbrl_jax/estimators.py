@@ -219,6 +219,34 @@ def log_prob(problem: Problem, params, obs, action):
   return jnp.sum(-0.5 * z**2 - jnp.log(std * jnp.ones_like(z)) - 0.5 * jnp.log(2 * jnp.pi))
 
 
+def likelihood_ratio_surrogate(log_probs: jax.Array, advantages: jax.Array,
+                               weight=1.0) -> jax.Array:
+  """sum(weight * log pi(a|s) * A) with A held constant (shapes broadcast): its gradient
+  in the policy's params is the likelihood-ratio (REINFORCE) estimate
+  sum_t weight_t grad log pi(a_t | s_t) A_t. The estimators below and model_pg's
+  REINFORCE take their gradients from it."""
+  return jnp.sum(weight * log_probs * jax.lax.stop_gradient(advantages))
+
+
+def ppo_clipped_loss(log_prob, old_log_prob, advantages, clip_epsilon: float, weight=None):
+  """PPO's clipped surrogate, minus its weighted mean:
+  -E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)] with rho = exp(log_prob - old_log_prob);
+  at rho = 1 its gradient is the likelihood-ratio estimate's (model_pg's PPO)."""
+  ratio = jnp.exp(log_prob - old_log_prob)
+  surrogate = jnp.minimum(ratio * advantages,
+                          jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages)
+  weight = jnp.ones_like(surrogate) if weight is None else weight
+  return -(weight * surrogate).sum() / jnp.maximum(weight.sum(), 1.0)
+
+
+def normalize_advantages(advantages: jax.Array, weight: jax.Array) -> jax.Array:
+  """(A - mean) / (std + 1e-8), mean and std weighted by `weight` (e.g. alive masks)."""
+  total = jnp.maximum(weight.sum(), 1.0)
+  mean = (weight * advantages).sum() / total
+  std = jnp.sqrt((weight * (advantages - mean)**2).sum() / total)
+  return (advantages - mean) / (std + 1e-8)
+
+
 def likelihood_ratio_grads(problem: Problem, params, traj: Trajectories) -> Params:
   """Per-trajectory REINFORCE gradients sum_t grad log pi(a_t|s_t) (G_t - b_t), leaves
   [N, ...], with the per-step leave-one-out baseline b_t (see the module docstring)."""
@@ -230,7 +258,8 @@ def likelihood_ratio_grads(problem: Problem, params, traj: Trajectories) -> Para
 
   def one(o, a, w):
     def surrogate(p):
-      return jnp.sum(jax.vmap(log_prob, in_axes=(None, None, 0, 0))(problem, p, o, a) * w)
+      log_probs = jax.vmap(log_prob, in_axes=(None, None, 0, 0))(problem, p, o, a)
+      return likelihood_ratio_surrogate(log_probs, w)
     return jax.grad(surrogate)(params)
 
   return jax.vmap(one)(obs, actions, adv)

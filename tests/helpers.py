@@ -7,8 +7,9 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from mbrl_jax import acting, data
+from mbrl_jax import acting, data, envs
 from mbrl_jax.evaluation import make_evaluator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,3 +123,11 @@ def train_two_seeds(agent, env, chunks, eval_episodes=20):
   for _ in range(chunks):
     state, metrics = chunk(state)
   return untrained, np.asarray(evaluate(state.params, jax.random.PRNGKey(1))), metrics, state
+
+
+def assert_rejected(module, config, message, env=None):
+  """`module.make(config, env)` (pendulum by default) fails with a one-line ValueError
+  that matches `message`."""
+  with pytest.raises(ValueError, match=message) as info:
+    module.make(config, envs.make('pendulum') if env is None else env)
+  assert '\n' not in str(info.value), str(info.value)

@@ -363,3 +363,38 @@ def test_model_is_fitted_to_both_policies_transitions():
   step = est.model_step_fn(ensemble, model, env.unwrapped.reward_fn)
   next_obs, reward = step(jnp.zeros(3), jnp.ones(1), jax.random.PRNGKey(2))
   assert next_obs.shape == (3,) and np.isfinite(float(reward))
+
+
+def test_ppo_surrogate_matches_a_hand_example():
+  """eps = 0.2; ratios 1.5, 0.5, 1.1, 0.7 with advantages +1, +1, -2, -2:
+  min(rho A, clip(rho) A) = min(1.5, 1.2), min(0.5, 0.8), min(-2.2, -2.2), min(-1.4, -1.6)."""
+  ratio = jnp.array([1.5, 0.5, 1.1, 0.7])
+  adv = jnp.array([1.0, 1.0, -2.0, -2.0])
+  old = jnp.array([-1.0, 0.3, 2.0, -0.5])
+  loss = est.ppo_clipped_loss(old + jnp.log(ratio), old, adv, 0.2)
+  np.testing.assert_allclose(loss, -(1.2 + 0.5 - 2.2 - 1.6) / 4, rtol=1e-6)
+  weighted = est.ppo_clipped_loss(old + jnp.log(ratio), old, adv, 0.2,
+                                  jnp.array([1.0, 1.0, 0.0, 0.0]))
+  np.testing.assert_allclose(weighted, -(1.2 + 0.5) / 2, rtol=1e-6)
+
+
+def test_likelihood_ratio_surrogate_gradient_is_score_times_advantage():
+  """log pi(a | theta) = -(a - theta)^2 / 2 (unit Gaussian mean theta): the score is
+  a - theta, so the gradient is sum_t w_t (a_t - theta) A_t, and A gets none."""
+  actions = jnp.array([0.5, -1.0, 2.0])
+  adv = jnp.array([1.0, -2.0, 0.5])
+  weight = jnp.array([1.0, 1.0, 0.0])
+  theta = 0.25
+
+  def surrogate(theta, adv):
+    return est.likelihood_ratio_surrogate(-(actions - theta)**2 / 2, adv, weight)
+
+  d_theta, d_adv = jax.grad(surrogate, argnums=(0, 1))(theta, adv)
+  np.testing.assert_allclose(d_theta, (0.25 * 1.0 + (-1.25) * -2.0), rtol=1e-6)
+  np.testing.assert_array_equal(d_adv, 0.0)
+
+
+def test_normalize_advantages_uses_only_the_weighted_entries():
+  adv = jnp.array([1.0, 3.0, 100.0])
+  out = est.normalize_advantages(adv, jnp.array([1.0, 1.0, 0.0]))
+  np.testing.assert_allclose(out[:2], [-1.0, 1.0], rtol=1e-6)  # mean 2, std 1

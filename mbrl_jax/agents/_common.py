@@ -6,7 +6,8 @@ optimizer step of mbrl_jax.guards (re-exported here): a gradient with any NaN or
 inf entry is not applied, and the caller counts it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -14,6 +15,7 @@ import optax
 from brax.training import distribution, networks
 
 from mbrl_jax.checks import check, check_choice
+from mbrl_jax.data import env_data
 from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
 
 ACTIVATIONS = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh, 'silu': nn.silu}
@@ -94,6 +96,28 @@ def make_value_network(obs_size: int, hidden_sizes: Sequence[int], activation: s
   net = networks.make_value_network(obs_size, hidden_layer_sizes=tuple(hidden_sizes),
                                     activation=ACTIVATIONS[activation])
   return net.init, lambda params, obs: net.apply(NO_NORMALIZER, params, obs)
+
+
+class ActorCritic(NamedTuple):
+  """A policy learner's networks and optimizers."""
+  policy: TanhGaussianPolicy
+  policy_optimizer: optax.GradientTransformation
+  value_init: Callable       # key -> params
+  value_apply: Callable      # (params, obs [..., obs]) -> [...]
+  value_optimizer: optax.GradientTransformation
+
+
+def actor_critic(config, env, value_hidden_sizes, value_learning_rate: float) -> ActorCritic:
+  """The tanh-Gaussian policy within the env's bounds (config's hidden_sizes,
+  activation, std_scale), V(s), and their clipped Adam optimizers."""
+  obs_size = env.observation_size
+  low, high = (jnp.asarray(b) for b in env_data.action_bounds(env))
+  policy = TanhGaussianPolicy(obs_size, env.action_size, config.hidden_sizes,
+                              config.activation, low, high, config.std_scale)
+  value_init, value_apply = make_value_network(obs_size, value_hidden_sizes, config.activation)
+  return ActorCritic(policy, make_optimizer(config.learning_rate, config.max_grad_norm),
+                     value_init, value_apply,
+                     make_optimizer(value_learning_rate, config.max_grad_norm))
 
 
 def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.GradientTransformation:

@@ -276,13 +276,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     keys = jax.random.split(key, obs.shape[0])
     next_obs, learned_reward, logit = jax.vmap(
         lambda o, a, k: models.random_elite_step(ensemble, model, o, a, k))(obs, action, keys)
-    reward = learned_reward if reward_fn is None else reward_fn(obs, action, next_obs)
-    if termination_fn is not None:
-      ended = termination_fn(obs, action, next_obs)
-    elif logit is not None:
-      ended = (logit > 0).astype(obs.dtype)
-    else:
-      ended = jnp.zeros(obs.shape[:1], obs.dtype)
+    reward, ended = models.reward_and_termination(obs, action, next_obs, learned_reward, logit,
+                                                  reward_fn, termination_fn)
     return next_obs, reward, ended
 
   # --- the loop -------------------------------------------------------------------------

@@ -19,21 +19,35 @@ model), `model_opt`, `env_state`, `env_steps`, `buffer`, `key`, and with
 (Not an agent itself: the registry skips it, as it has no `make`.)
 """
 
-from typing import Any, Callable, Dict, Optional
+import functools
+from typing import Any, Callable, Dict, NamedTuple, Optional
 
 import flax
 import jax
 import jax.numpy as jnp
 
 from mbrl_jax import acting, models
+from mbrl_jax.agents import _common
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.checks import check
 from mbrl_jax.data import replay
+from mbrl_jax.envs.base import task_of
 from mbrl_jax.guards import keep_if
+
+
+@flax.struct.dataclass
+class Params:
+  """A policy learner's params (pathwise, model_pg): what make_policy and a resume need."""
+  policy: Any
+  value: Any          # the critic, {} without one
+  target_value: Any   # its Polyak-averaged copy, {} where the agent has none
+  model: Any          # the ModelState, {} without a model
 
 
 @flax.struct.dataclass
 class TrainState:
   """The state of a policy learner on this skeleton (pathwise, model_pg)."""
-  params: Any                  # the agent's Params; params.model: the ModelState (or {})
+  params: Params
   policy_opt: Any
   value_opt: Any              # {} without a value function
   model_opt: Any              # {} without a model
@@ -55,6 +69,50 @@ def model_metrics(fit_metrics: Dict[str, jax.Array], model, fitted=True
           'model_epochs': jnp.where(fitted, fit_metrics['epochs'], 0),
           'model_skipped_updates': jnp.where(fitted, fit_metrics['skipped_updates'],
                                              0).astype(jnp.float32)}
+
+
+class ModelParts(NamedTuple):
+  """What an agent on this loop learns its model with, and imagines with it."""
+  ensemble: models.Ensemble
+  trainer: models.Trainer
+  buffer: Any                       # the replay buffer of real transitions
+  reward_fn: Optional[Callable]     # the task's; None where the model learns the reward
+  termination_fn: Optional[Callable]
+
+
+def model_parts(config, env, sample_batch_size: int) -> ModelParts:
+  """The ensemble of `config.model`, its trainer, a buffer of `config.buffer_capacity`
+  real transitions sampled `sample_batch_size` at a time, and the task's reward and
+  termination functions (the reward None with `config.model.learn_reward`)."""
+  ensemble = models.Ensemble(config.model, env.observation_size, env.action_size)
+  task = task_of(env)
+  return ModelParts(ensemble, models.Trainer(ensemble),
+                    replay.make_replay_buffer(config.buffer_capacity, sample_batch_size),
+                    None if config.model.learn_reward else task.reward_fn,
+                    None if task is None else task.termination_fn)
+
+
+def check_config(config, env, agent: str, starts: Optional[str] = None,
+                 learned_reward_ok: bool = True) -> None:
+  """The config checks every agent on this loop shares: whole steps per env in a
+  chunk, a buffer that holds a chunk, `config[starts]` (the imagined start states
+  or particles; None without a model) a multiple of the elites for TS propagation,
+  and a reward function: the task's, or (`learned_reward_ok`) the model's head."""
+  check(config.steps_per_chunk % config.num_envs == 0,
+        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+        f'config.num_envs ({config.num_envs}).')
+  check(config.buffer_capacity >= config.steps_per_chunk,
+        f'config.buffer_capacity must hold one chunk of transitions '
+        f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
+  if starts is not None:
+    elites = config.model.num_elites
+    check(config.propagation == 'expectation' or config[starts] % elites == 0,
+          f'config.{starts} ({config[starts]}) must be a multiple of '
+          f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
+  or_learned = ' or config.model.learn_reward' if learned_reward_ok else ''
+  check(task_of(env) is not None or (learned_reward_ok and config.model.learn_reward),
+        f'{agent} needs the task\'s reward function (a JAX-native task){or_learned}; '
+        f'{type(env.unwrapped).__name__} has none.')
 
 
 def collect_with(env, policy_of: Callable[[Any], acting.BatchPolicy], num_steps: int,
@@ -112,3 +170,19 @@ def chunk(state, collect: Callable, buffer, trainer: Optional[models.Trainer],
     metrics['skipped_updates'] = skipped
     state = state.replace(skipped_updates=state.skipped_updates + skipped.astype(jnp.int32))
   return state.replace(key=key), metrics
+
+
+def policy_learner(config, env, policy: _common.TanhGaussianPolicy, init: Callable,
+                   improve: Callable, buffer, trainer: models.Trainer) -> Agent:
+  """The Agent of a policy learner on this loop (pathwise through a model, model_pg):
+  it collects with samples of `policy` (params.policy) and runs `chunk` with
+  `improve`; its make_policy is the policy's mode (deterministic) or a sample."""
+  sample = lambda state: functools.partial(policy.sample, state.params.policy)
+  collect = collect_with(env, sample, config.steps_per_chunk // config.num_envs,
+                         config.random_steps, policy.low, policy.high)
+
+  def train_chunk(state):
+    return chunk(state, collect, buffer, trainer, config.random_steps, improve)
+
+  return Agent(init=init, train_chunk=train_chunk, make_policy=_common.make_policy_fn(policy),
+               steps_per_chunk=config.steps_per_chunk)

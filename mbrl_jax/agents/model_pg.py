@@ -19,19 +19,13 @@ except for actions within 1e-6 of a bound. A gradient with a NaN or inf entry is
 skipped and counted, as in every agent here.
 """
 
-import functools
-from typing import Any
-
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, models, returns
+from mbrl_jax import data, estimators, models, returns
 from mbrl_jax.agents import _common, model_based
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
-from mbrl_jax.data import replay
-from mbrl_jax.envs.base import task_of
 
 ALGORITHMS = ('reinforce', 'ppo')
 VERSIONS = ('ppo', 'reinforce')  # presets: the algorithm; the first is the default
@@ -76,14 +70,7 @@ def preset(version: str = 'ppo') -> ml_collections.ConfigDict:
   return config
 
 
-@flax.struct.dataclass
-class Params:
-  policy: Any
-  value: Any
-  model: Any  # ModelState
-
-
-TrainState = model_based.TrainState
+Params, TrainState = model_based.Params, model_based.TrainState  # target_value: {}
 
 
 def _validate(config, env):
@@ -94,19 +81,10 @@ def _validate(config, env):
   check(0 <= config.gae_lambda <= 1 and config.value_learning_rate > 0,
         f'need 0 <= gae_lambda <= 1 and value_learning_rate > 0, got gae_lambda='
         f'{config.gae_lambda}, value_learning_rate={config.value_learning_rate}.')
-  check(config.steps_per_chunk % config.num_envs == 0,
-        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
-        f'config.num_envs ({config.num_envs}).')
-  check(config.buffer_capacity >= max(config.steps_per_chunk, config.num_starts),
-        f'config.buffer_capacity ({config.buffer_capacity}) must hold one chunk of transitions '
-        f'and config.num_starts ({config.num_starts}).')
-  elites = config.model.num_elites
-  check(config.propagation == 'expectation' or config.num_starts % elites == 0,
-        f'config.num_starts ({config.num_starts}) must be a multiple of '
-        f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
-  check(task_of(env) is not None or config.model.learn_reward,
-        f'model_pg needs the task\'s reward function (a JAX-native task) or '
-        f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
+  model_based.check_config(config, env, 'model_pg', starts='num_starts')
+  check(config.buffer_capacity >= config.num_starts,
+        f'config.buffer_capacity ({config.buffer_capacity}) must hold config.num_starts '
+        f'({config.num_starts}) start states.')
   if config.algorithm == 'ppo':
     p = config.ppo
     check(isinstance(p.epochs, int) and p.epochs >= 1 and isinstance(p.num_minibatches, int)
@@ -126,41 +104,12 @@ def _validate(config, env):
           f'{config.reinforce.value_updates!r}.')
 
 
-# --- estimators, as pure functions (tested against hand computations) ----------------
-def ppo_policy_loss(log_prob, old_log_prob, advantages, clip_epsilon: float, weight=None):
-  """PPO's clipped surrogate, minus its mean: -E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)]
-  with rho = exp(log_prob - old_log_prob)."""
-  ratio = jnp.exp(log_prob - old_log_prob)
-  surrogate = jnp.minimum(ratio * advantages,
-                          jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages)
-  weight = jnp.ones_like(surrogate) if weight is None else weight
-  return -(weight * surrogate).sum() / jnp.maximum(weight.sum(), 1.0)
-
-
-def _normalize(x, weight):
-  total = jnp.maximum(weight.sum(), 1.0)
-  mean = (weight * x).sum() / total
-  std = jnp.sqrt((weight * (x - mean)**2).sum() / total)
-  return (x - mean) / (std + 1e-8)
-
-
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
-  obs_size, act_size = env.observation_size, env.action_size
-  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
-  policy = _common.TanhGaussianPolicy(obs_size, act_size, config.hidden_sizes,
-                                      config.activation, low, high, config.std_scale)
-  value_init, value_apply = _common.make_value_network(obs_size, config.hidden_sizes,
-                                                       config.activation)
-  policy_optimizer = _common.make_optimizer(config.learning_rate, config.max_grad_norm)
-  value_optimizer = _common.make_optimizer(config.value_learning_rate, config.max_grad_norm)
-  ensemble = models.Ensemble(config.model, obs_size, act_size)
-  trainer = models.Trainer(ensemble)
-  buffer = replay.make_replay_buffer(config.buffer_capacity, config.num_starts)
-  task = task_of(env)
-  reward_fn = None if config.model.learn_reward else task.reward_fn
-  termination_fn = None if task is None else task.termination_fn
-  per_env = config.steps_per_chunk // config.num_envs
+  policy, policy_optimizer, value_init, value_apply, value_optimizer = _common.actor_critic(
+      config, env, config.hidden_sizes, config.value_learning_rate)
+  ensemble, trainer, buffer, reward_fn, termination_fn = model_based.model_parts(
+      config, env, config.num_starts)
   horizon, discount = config.horizon, config.discount
   ppo = config.algorithm == 'ppo'
 
@@ -209,12 +158,12 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
           alive.sum(1, keepdims=True), 1.0)
     advantages = to_go - baseline
     if config.normalize_advantage:
-      advantages = _normalize(advantages, alive)
-    advantages = jax.lax.stop_gradient(advantages)
+      advantages = estimators.normalize_advantages(advantages, alive)
 
     def loss_fn(policy_params):
       log_prob = policy.log_prob(policy_params, obs, actions)
-      return -(alive * log_prob * advantages).sum() / jnp.maximum(alive.sum(), 1.0)
+      surrogate = estimators.likelihood_ratio_surrogate(log_prob, advantages, alive)
+      return -surrogate / jnp.maximum(alive.sum(), 1.0)
 
     policy_params, policy_opt, loss, skipped, norm = policy_step(p.policy, state.policy_opt,
                                                                  loss_fn)
@@ -249,11 +198,11 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       state, entropy_key = carry
       o, a, old, adv, target, w = (x[idx] for x in samples)
       if config.normalize_advantage:
-        adv = _normalize(adv, w)
+        adv = estimators.normalize_advantages(adv, w)
       entropy_key, k = jax.random.split(entropy_key)
 
       def loss_fn(policy_params):
-        loss = ppo_policy_loss(policy.log_prob(policy_params, o, a), old, adv,
+        loss = estimators.ppo_clipped_loss(policy.log_prob(policy_params, o, a), old, adv,
                                config.ppo.clip_epsilon, w)
         if config.ppo.entropy_cost:
           loss = loss - config.ppo.entropy_cost * policy.entropy(policy_params, o, k).mean()
@@ -292,7 +241,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   def init(key):
     policy_key, value_key, model_key, env_key, key = jax.random.split(key, 5)
     trainer_state = trainer.init(model_key)
-    params = Params(policy=policy.init(policy_key), value=value_init(value_key),
+    params = Params(policy=policy.init(policy_key), value=value_init(value_key), target_value={},
                     model=trainer_state.model)
     return TrainState(params=params, policy_opt=policy_optimizer.init(params.policy),
                       value_opt=value_optimizer.init(params.value),
@@ -308,14 +257,4 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     skipped = stats.pop('skipped').sum()
     return state, {**{k: v.mean() for k, v in stats.items()}, 'skipped_updates': skipped}
 
-  collect = model_based.collect_with(
-      env, lambda state: functools.partial(policy.sample, state.params.policy), per_env,
-      config.random_steps, low, high)
-
-  def train_chunk(state: TrainState):
-    return model_based.chunk(state, collect, buffer, trainer, config.random_steps, improve)
-
-  make_policy = _common.make_policy_fn(policy)
-
-  return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,
-               steps_per_chunk=config.steps_per_chunk)
+  return model_based.policy_learner(config, env, policy, init, improve, buffer, trainer)

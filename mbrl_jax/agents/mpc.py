@@ -137,9 +137,9 @@ def _validate(config, env):
         f'config.ilqr.feedback must be True or False, got {config.ilqr.feedback!r}.')
   check(isinstance(config.random_steps, int) and config.random_steps >= 0,
         f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
-  check(config.steps_per_chunk % config.num_envs == 0,
-        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
-        f'config.num_envs ({config.num_envs}).')
+  model_based.check_config(config, env, 'mpc',
+                           starts='num_particles' if config.dynamics == 'learned' else None,
+                           learned_reward_ok=False)
   per_env = config.steps_per_chunk // config.num_envs
   check(per_env % config.replan_every == 0,
         f'config.replan_every ({config.replan_every}) must divide the steps per env of a '
@@ -150,16 +150,6 @@ def _validate(config, env):
   check(env.episode_length % config.replan_every == 0,
         f'config.replan_every ({config.replan_every}) must divide the episode length '
         f'({env.episode_length}) so that plans start with episodes.')
-  check(config.buffer_capacity >= config.steps_per_chunk,
-        f'config.buffer_capacity must hold one chunk of transitions '
-        f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
-  check(task_of(env) is not None,
-        f'mpc needs a JAX-native task (its reward function), not {type(env.unwrapped).__name__}.')
-  if config.dynamics == 'learned':
-    num_elites = config.model.num_elites
-    check(config.propagation == 'expectation' or config.num_particles % num_elites == 0,
-          f'config.num_particles ({config.num_particles}) must be a multiple of '
-          f'config.model.num_elites ({num_elites}) for {config.propagation!r} propagation.')
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:

@@ -23,10 +23,6 @@ actor-critic, SHAC), the critic being fitted to TD(lambda) targets of the same
 windows computed with a Polyak-averaged target critic.
 """
 
-import functools
-from typing import Any
-
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -36,8 +32,6 @@ from mbrl_jax import acting, data, models, returns
 from mbrl_jax.agents import _common, model_based
 from mbrl_jax.agents._common import apply_if_finite
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
-from mbrl_jax.data import replay
-from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('env', 'model')
 VERSIONS = ('env', 'model', 'env_value', 'model_value')  # presets; the first is the default
@@ -87,15 +81,7 @@ def preset(version: str = 'env') -> ml_collections.ConfigDict:
   return config
 
 
-@flax.struct.dataclass
-class Params:
-  policy: Any
-  value: Any          # {} without value_bootstrap
-  target_value: Any
-  model: Any          # ModelState for 'model', else {}
-
-
-TrainState = model_based.TrainState
+Params, TrainState = model_based.Params, model_based.TrainState  # value: {} without a critic
 
 
 def _validate(config, env):
@@ -115,44 +101,21 @@ def _validate(config, env):
           f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
           f'num_envs * horizon ({window}): each update uses one window of every env.')
     return
-  check(config.steps_per_chunk % config.num_envs == 0,
-        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
-        f'config.num_envs ({config.num_envs}).')
-  check(config.buffer_capacity >= config.steps_per_chunk,
-        f'config.buffer_capacity must hold one chunk of transitions '
-        f'({config.steps_per_chunk}), got {config.buffer_capacity}.')
+  model_based.check_config(config, env, 'pathwise through a model', starts='batch_size')
   check(config.batch_size <= config.buffer_capacity,
         f'config.batch_size ({config.batch_size}) must not exceed config.buffer_capacity.')
-  elites = config.model.num_elites
-  check(config.propagation == 'expectation' or config.batch_size % elites == 0,
-        f'config.batch_size ({config.batch_size}) must be a multiple of '
-        f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
-  check(task_of(env) is not None or config.model.learn_reward,
-        f'pathwise through a model needs the task\'s reward function (a JAX-native task) or '
-        f'config.model.learn_reward; {type(env.unwrapped).__name__} has none.')
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
   through_model = config.dynamics == 'model'
   use_value = bool(config.value_bootstrap)
-  obs_size, act_size = env.observation_size, env.action_size
-  low, high = (jnp.asarray(b) for b in data.action_bounds(env))
-  policy = _common.TanhGaussianPolicy(obs_size, act_size, config.hidden_sizes,
-                                      config.activation, low, high, config.std_scale)
-  policy_optimizer = _common.make_optimizer(config.learning_rate, config.max_grad_norm)
-  value_init, value_apply = _common.make_value_network(obs_size, config.value.hidden_sizes,
-                                                       config.activation)
-  value_optimizer = _common.make_optimizer(config.value.learning_rate, config.max_grad_norm)
+  policy, policy_optimizer, value_init, value_apply, value_optimizer = _common.actor_critic(
+      config, env, config.value.hidden_sizes, config.value.learning_rate)
   horizon, discount, scale = config.horizon, config.discount, config.reward_scaling
   if through_model:
-    ensemble = models.Ensemble(config.model, obs_size, act_size)
-    trainer = models.Trainer(ensemble)
-    buffer = replay.make_replay_buffer(config.buffer_capacity, config.batch_size)
-    task = task_of(env)
-    reward_fn = None if config.model.learn_reward else task.reward_fn
-    termination_fn = None if task is None else task.termination_fn
-    per_env = config.steps_per_chunk // config.num_envs
+    ensemble, trainer, buffer, reward_fn, termination_fn = model_based.model_parts(
+        config, env, config.batch_size)
     num_updates = config.updates_per_chunk
   else:
     num_updates = config.steps_per_chunk // (config.num_envs * horizon)
@@ -276,14 +239,6 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     return state, summarize(losses, norms, skipped, value_losses)
 
   if through_model:
-    collect = model_based.collect_with(
-        env, lambda state: functools.partial(policy.sample, state.params.policy), per_env,
-        config.random_steps, low, high)
-
-  def model_chunk(state: TrainState):
-    return model_based.chunk(state, collect, buffer, trainer, config.random_steps, improve)
-
-  make_policy = _common.make_policy_fn(policy)
-
-  return Agent(init=init, train_chunk=model_chunk if through_model else env_chunk,
-               make_policy=make_policy, steps_per_chunk=config.steps_per_chunk)
+    return model_based.policy_learner(config, env, policy, init, improve, buffer, trainer)
+  return Agent(init=init, train_chunk=env_chunk, make_policy=_common.make_policy_fn(policy),
+               steps_per_chunk=config.steps_per_chunk)

@@ -52,6 +52,22 @@ class ModelRollout:
     return tr
 
 
+def reward_and_termination(obs, action, next_obs, learned_reward, termination_logit,
+                           reward_fn: Optional[Callable] = None,
+                           termination_fn: Optional[Callable] = None):
+  """A model step's reward and termination flag, [...] for obs [..., obs]: the task's
+  functions where given, else the model's heads (its reward; a termination logit > 0),
+  else an episode that never ends."""
+  reward = learned_reward if reward_fn is None else reward_fn(obs, action, next_obs)
+  if termination_fn is not None:
+    ended = termination_fn(obs, action, next_obs)
+  elif termination_logit is not None:
+    ended = (termination_logit > 0.0).astype(obs.dtype)
+  else:
+    ended = jnp.zeros(obs.shape[:-1], obs.dtype)
+  return reward, ended
+
+
 def _check(ensemble: Ensemble, propagation: str, num_particles: int, horizon: int,
            policy, actions, reward_fn):
   if propagation not in PROPAGATIONS:
@@ -125,13 +141,8 @@ def rollout(ensemble: Ensemble, model: ModelState, key: jax.Array, start_obs: ja
       action = policy(obs, policy_key)
     target, logit = predict_step(obs, action, step_key)
     next_obs, learned_reward = ensemble.next_obs(obs, target)
-    reward = learned_reward if reward_fn is None else reward_fn(obs, action, next_obs)
-    if termination_fn is not None:
-      ended = termination_fn(obs, action, next_obs)
-    elif logit is not None:
-      ended = (logit > 0.0).astype(obs.dtype)
-    else:
-      ended = jnp.zeros(obs.shape[:-1], obs.dtype)
+    reward, ended = reward_and_termination(obs, action, next_obs, learned_reward, logit,
+                                           reward_fn, termination_fn)
     reward = alive * reward
     alive = alive * (1.0 - ended)
     return (next_obs, alive, key), (next_obs, action, reward, 1.0 - alive)

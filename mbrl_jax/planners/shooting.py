@@ -56,6 +56,18 @@ def default_mean_std(action_low: jax.Array, action_high: jax.Array
   return mean, std
 
 
+def start_distribution(action_low, action_high, horizon: int, init_mean=None, init_std=None):
+  """(low, high, mean, std) where the samplers start: mean [horizon, act] the warm
+  start (default the bounds' middle) clipped into the bounds, std [horizon, act]
+  `init_std` (default a quarter of the range), both broadcast."""
+  low, high = jnp.asarray(action_low), jnp.asarray(action_high)
+  shape = (int(horizon), low.shape[-1])
+  mean0, std0 = default_mean_std(low, high)
+  mean = jnp.clip(jnp.broadcast_to(mean0 if init_mean is None else init_mean, shape),
+                  low, high)
+  return low, high, mean, jnp.broadcast_to(std0 if init_std is None else init_std, shape)
+
+
 def shift_plan(plan: jax.Array, fill: jax.Array) -> jax.Array:
   """The warm start for the next MPC step: drop the executed first action, append `fill`.
 
@@ -121,13 +133,9 @@ def cem(objective: Objective, key: jax.Array, action_low: jax.Array,
   _check_iterations(iterations)
   if sampling not in SAMPLING:
     raise ValueError(f'cem sampling must be one of {SAMPLING}, got {sampling!r}.')
-  low, high = jnp.asarray(action_low), jnp.asarray(action_high)
-  shape = (int(horizon), low.shape[-1])
-  mean0, std0 = default_mean_std(low, high)
-  mean = jnp.clip(jnp.broadcast_to(mean0 if init_mean is None else init_mean, shape),
-                  low, high)
-  std = jnp.maximum(jnp.broadcast_to(std0 if init_std is None else init_std, shape),
-                    min_std)
+  low, high, mean, std = start_distribution(action_low, action_high, horizon, init_mean,
+                                            init_std)
+  std = jnp.maximum(std, min_std)
 
   def iteration(carry, key):
     mean, std, best_plan, best_value = carry
@@ -175,12 +183,8 @@ def mppi(objective: Objective, key: jax.Array, action_low: jax.Array,
   _check_iterations(iterations)
   if isinstance(temperature, (int, float)) and not temperature > 0:
     raise ValueError(f'mppi needs temperature > 0, got temperature={temperature}.')
-  low, high = jnp.asarray(action_low), jnp.asarray(action_high)
-  shape = (int(horizon), low.shape[-1])
-  mean0, std0 = default_mean_std(low, high)
-  mean = jnp.clip(jnp.broadcast_to(mean0 if init_mean is None else init_mean, shape),
-                  low, high)
-  std = jnp.broadcast_to(std0 if noise_std is None else noise_std, shape)
+  low, high, mean, std = start_distribution(action_low, action_high, horizon, init_mean,
+                                            noise_std)
 
   def iteration(mean, key):
     samples = _sample(key, mean, std, low, high, int(population), 'clip')

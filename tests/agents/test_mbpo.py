@@ -14,7 +14,7 @@ from mbrl_jax import agents, data, envs, runner
 from mbrl_jax.agents import mbpo, sac
 from mbrl_jax.evaluation import make_evaluator
 from tests.agents.test_sac import NanReward
-from tests.helpers import assert_trees_equal, metric_rows
+from tests.helpers import assert_rejected, assert_trees_equal, metric_rows
 
 
 def small_config(**overrides):
@@ -204,8 +204,7 @@ def test_mbpo_with_mve_compiles_once_and_resumes_exactly(tmp_path):
     (dict(mve_horizon=-1), 'config.mve_horizon must be an integer >= 0'),
 ])
 def test_bad_config_values(override, message):
-  with pytest.raises(ValueError, match=message):
-    mbpo.make(small_config(**override), envs.make('pendulum'))
+  assert_rejected(mbpo, small_config(**override), message)
 
 
 def test_brax_env_needs_a_learned_reward():

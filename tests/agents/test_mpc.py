@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from brax.envs.base import Wrapper
 
-from mbrl_jax import data, envs
+from mbrl_jax import envs
 from mbrl_jax.agents import mpc
 from mbrl_jax.data import replay
 from mbrl_jax.evaluation import make_evaluator
-from tests.helpers import random_returns
+from tests.helpers import assert_rejected, random_returns
 
 
 def best_random_return(env, episodes=1000):
@@ -66,13 +66,13 @@ def test_train_chunk_fills_buffer_with_real_transitions():
 def test_bad_config_values(override, message):
   config = mpc.default_config()
   config.update(override)
-  with pytest.raises(ValueError, match=message):
-    mpc.make(config, envs.make('pendulum'))
+  assert_rejected(mpc, config, message)
 
 
 def test_brax_env_needs_a_model():
-  with pytest.raises(ValueError, match="needs a JAX-native task"):
-    mpc.make(mpc.default_config(), envs.make('brax/inverted_pendulum', backend='positional'))
+  assert_rejected(mpc, mpc.default_config(),
+                  r"mpc needs the task's reward function \(a JAX-native task\); ",
+                  envs.make('brax/inverted_pendulum', backend='positional'))
 
 
 def small_pets_config():

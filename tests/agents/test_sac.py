@@ -11,7 +11,7 @@ from mbrl_jax import data, envs
 from mbrl_jax.agents import sac
 from mbrl_jax.evaluation import make_evaluator
 from tests.agents.test_mpc import best_random_return
-from tests.helpers import assert_trees_equal
+from tests.helpers import assert_rejected, assert_trees_equal
 
 
 def small_config(**overrides):
@@ -46,8 +46,7 @@ def test_sac_swings_up_pendulum_within_7000_steps():
     (dict(hidden_sizes=(64, 0)), 'config.hidden_sizes must be positive integers'),
 ])
 def test_bad_config_values(override, message):
-  with pytest.raises(ValueError, match=message):
-    sac.make(small_config(**override), envs.make('pendulum'))
+  assert_rejected(sac, small_config(**override), message)
 
 
 # --- a NaN or inf loss is skipped and counted ----------------------------------------
