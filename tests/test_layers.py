@@ -9,7 +9,7 @@ import mbrl_jax
 FLOORS = {
     'types': 0, 'checks': 0, 'guards': 0, 'returns': 0, 'compilation_cache': 0, 'timing': 0,
     'envs': 1, 'data': 1, 'acting': 1, 'metrics': 1,
-    'models': 2, 'planners': 2, 'evaluation': 2, 'plotting': 2,
+    'models': 2, 'planners': 2, 'evaluation': 2, 'plotting': 2, 'policies': 2,
     'estimators': 3, 'estimator_bench': 3, 'agents': 3, 'comparison': 3,
     'runner': 4, 'checkpoint': 4,
 }

@@ -83,13 +83,15 @@ class ModelParts(NamedTuple):
 def model_parts(config, env, sample_batch_size: int) -> ModelParts:
   """The ensemble of `config.model`, its trainer, a buffer of `config.buffer_capacity`
   real transitions sampled `sample_batch_size` at a time, and the task's reward and
-  termination functions (the reward None with `config.model.learn_reward`)."""
+  termination functions (None where the model learns them: `config.model.learn_reward`,
+  `learn_termination`)."""
   ensemble = models.Ensemble(config.model, env.observation_size, env.action_size)
   task = task_of(env)
   return ModelParts(ensemble, models.Trainer(ensemble),
                     replay.make_replay_buffer(config.buffer_capacity, sample_batch_size),
                     None if config.model.learn_reward else task.reward_fn,
-                    None if task is None else task.termination_fn)
+                    None if task is None or config.model.learn_termination
+                    else task.termination_fn)
 
 
 def check_config(config, env, agent: str, starts: Optional[str] = None,

@@ -1,0 +1,19 @@
+"""Soft actor-critic (Haarnoja et al. 2018): model-free, and MBPO's learner.
+
+Tanh-Gaussian policy, twin Q-networks with Polyak-averaged targets, automatic
+entropy tuning; the networks, distribution and losses are brax.training's SAC
+pieces. Differences from brax's own trainer: transitions keep the true next
+observation at time limits (our auto-reset), so a truncated transition is
+bootstrapped rather than dropped, and everything (acting, replay, updates) runs
+inside the compiled `train_chunk` of the agent contract. An update with a NaN or
+inf loss or gradient is skipped as a whole (params and optimizer states kept) and
+counted in `skipped_updates`.
+"""
+
+from mbrl_jax.agents.sac.config import CPU, VERSIONS, default_config, preset, validate
+from mbrl_jax.agents.sac.learner import (Learner, LearnerState, SACOptState, SACParams,
+                                         make_learner)
+from mbrl_jax.agents.sac.train import TrainState, act, make
+
+__all__ = ['CPU', 'Learner', 'LearnerState', 'SACOptState', 'SACParams', 'TrainState', 'VERSIONS',
+           'act', 'default_config', 'make', 'make_learner', 'preset', 'validate']

@@ -1,0 +1,53 @@
+"""SAC's configuration: the defaults, the presets and their checks."""
+
+import ml_collections
+
+from mbrl_jax.agents.base import check, check_positive, check_version
+
+VERSIONS = ('paper', 'cpu')  # presets; the first is the default
+# SAC at CPU size: what configs 'cpu' of sac and mbpo share, so curves compare like with like.
+CPU = dict(hidden_sizes=(128, 128), learning_rate=1e-3, random_steps=500,
+           buffer_capacity=100_000, steps_per_chunk=500)
+
+
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.hidden_sizes = (256, 256)
+  config.learning_rate = 3e-4
+  config.discount = 0.99
+  config.reward_scaling = 1.0
+  config.tau = 0.005                 # Polyak rate of the target critics
+  config.batch_size = 256
+  config.buffer_capacity = 1_000_000
+  config.random_steps = 1000         # uniform random actions (all envs) before learning
+  config.updates_per_step = 1        # gradient steps per env step (all envs)
+  config.num_envs = 1
+  config.steps_per_chunk = 1000      # real env steps (all envs) per train_chunk
+  return config
+
+
+def preset(version: str = 'paper') -> ml_collections.ConfigDict:
+  """'paper': the SAC paper's settings (2 x 256, lr 3e-4); 'cpu': sized for a
+  2-core CPU, the SAC half of MBPO's 'cpu' preset (experiments/mbpo_vs_sac.sh)."""
+  check_version('sac', version, VERSIONS)
+  config = default_config()
+  if version == 'cpu':
+    config.update(CPU)
+  return config
+
+
+def validate(config):
+  check_positive(config, 'batch_size', 'buffer_capacity', 'updates_per_step', 'num_envs',
+                 'steps_per_chunk')
+  check(isinstance(config.random_steps, int) and config.random_steps >= 0,
+        f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
+  check(config.steps_per_chunk % config.num_envs == 0,
+        f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
+        f'config.num_envs ({config.num_envs}).')
+  check(config.batch_size <= config.buffer_capacity,
+        f'config.batch_size ({config.batch_size}) must not exceed config.buffer_capacity.')
+  check(0 < config.tau <= 1 and 0 <= config.discount <= 1 and config.learning_rate > 0,
+        f'need 0 < tau <= 1, 0 <= discount <= 1 and learning_rate > 0, got tau={config.tau}, '
+        f'discount={config.discount}, learning_rate={config.learning_rate}.')
+  check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
+        f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')
