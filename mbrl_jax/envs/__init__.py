@@ -11,7 +11,9 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import numpy as np
-from brax import envs as brax_envs
+from brax.envs import (ant, fast, half_cheetah, hopper, humanoid, humanoidstandup,
+                       inverted_double_pendulum, inverted_pendulum, pusher, reacher, swimmer,
+                       walker2d)
 from brax.envs.base import Env, PipelineEnv
 from brax.envs.wrappers.training import EpisodeWrapper
 
@@ -40,9 +42,22 @@ MAX_STEPS = 2**31 - 1  # step counters are int32
 BRAX_NOTICE = 'Brax System, piplines and environments are not actively being maintained'
 
 
+# brax's envs by name: brax keeps its registry private, so the table is ours (a test
+# checks it against brax's).
+BRAX_ENVS = {
+    'ant': ant.Ant, 'fast': fast.Fast, 'halfcheetah': half_cheetah.Halfcheetah,
+    'hopper': hopper.Hopper, 'humanoid': humanoid.Humanoid,
+    'humanoidstandup': humanoidstandup.HumanoidStandup,
+    'inverted_pendulum': inverted_pendulum.InvertedPendulum,
+    'inverted_double_pendulum': inverted_double_pendulum.InvertedDoublePendulum,
+    'pusher': pusher.Pusher, 'reacher': reacher.Reacher, 'swimmer': swimmer.Swimmer,
+    'walker2d': walker2d.Walker2d,
+}
+
+
 def names() -> List[str]:
   """Every name `make` accepts."""
-  return sorted(TASKS) + [BRAX_PREFIX + n for n in sorted(brax_envs._envs)]
+  return sorted(TASKS) + [BRAX_PREFIX + n for n in sorted(BRAX_ENVS)]
 
 
 def _constructor_defaults(cls) -> Dict[str, Any]:
@@ -122,8 +137,8 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
   if name in TASKS:
     cls = TASKS[name]
     defaults = _constructor_defaults(cls)
-  elif name.startswith(BRAX_PREFIX) and name[len(BRAX_PREFIX):] in brax_envs._envs:
-    cls = brax_envs._envs[name[len(BRAX_PREFIX):]]
+  elif name.startswith(BRAX_PREFIX) and name[len(BRAX_PREFIX):] in BRAX_ENVS:
+    cls = BRAX_ENVS[name[len(BRAX_PREFIX):]]
     # PipelineEnv's own options pass through the env's **kwargs.
     pipeline = _constructor_defaults(PipelineEnv)
     defaults = {k: pipeline[k] for k in ('backend', 'n_frames', 'debug')}

@@ -72,3 +72,10 @@ def test_brax_unknown_kwarg_lists_valid_ones():
     assert 'backend' in str(err) and '\n' not in str(err)
   else:
     raise AssertionError('expected a ValueError')
+
+
+def test_our_table_of_brax_envs_is_brax_registry():
+  """brax keeps its registry private (`brax.envs._envs`); the package has its own
+  table, and this test reads brax's to notice when an upgrade changes it."""
+  from brax import envs as brax_envs
+  assert envs.BRAX_ENVS == brax_envs._envs  # pylint: disable=protected-access
