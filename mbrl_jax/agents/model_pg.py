@@ -119,15 +119,10 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     out = models.rollout(ensemble, params.model, key, start_obs, horizon, config.propagation,
                          policy=lambda obs, k: policy.sample(params.policy, obs, k),
                          reward_fn=reward_fn, termination_fn=termination_fn)
-    out = jax.lax.stop_gradient(out)
-    time_major = lambda x: jnp.moveaxis(x, 1, 0)
-    obs, next_obs = time_major(out.obs[:, :-1]), time_major(out.obs[:, 1:])
-    actions, rewards = time_major(out.actions), time_major(out.rewards)
-    dones = time_major(out.dones)
-    alive = returns.alive_mask(dones)
-    old_log_prob = policy.log_prob(params.policy, obs, actions)
-    rewards = config.reward_scaling * rewards
-    return obs, actions, rewards, dones, next_obs, old_log_prob, alive
+    tr = jax.lax.stop_gradient(out.transitions(time_major=True))
+    old_log_prob = policy.log_prob(params.policy, tr.obs, tr.action)
+    return (tr.obs, tr.action, config.reward_scaling * tr.reward, tr.done, tr.next_obs,
+            old_log_prob, returns.alive_mask(tr.done))
 
   def value_step(value_params, value_opt, obs, targets, weight):
     def loss_fn(v):
