@@ -1,0 +1,113 @@
+"""LQR-FLM's controller step: its limits in eta (the old controller; plain LQR), the
+KL of the dual search against epsilon, and its expansion of the cost against
+planners.lqr on the same quadratic problem."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mbrl_jax.agents import lqr_flm
+from mbrl_jax.models.linear_gaussian import LinearDynamics
+from mbrl_jax.planners import lqr
+from mbrl_jax.policies import linear_gaussian as lg
+
+T, N_X, N_U = 10, 4, 2
+
+
+def problem(seed=0):
+  """A random stable linear-Gaussian system, a quadratic cost (terminal x10) and a
+  noisy open-loop controller to start from."""
+  rng = np.random.default_rng(seed)
+  A = np.eye(N_X) + 0.1 * rng.normal(size=(T, N_X, N_X))
+  B = 0.3 * rng.normal(size=(T, N_X, N_U))
+  c = 0.05 * rng.normal(size=(T, N_X))
+  cov = np.broadcast_to(0.01 * np.eye(N_X), (T, N_X, N_X))
+  dynamics = LinearDynamics(*(jnp.asarray(a, jnp.float32) for a in (A, B, c, cov)))
+  Qx, Ru = np.diag([1.0, 2.0, 0.5, 1.0]), 0.1 * np.eye(N_U)
+
+  def cost(x, u, t):
+    weight = jnp.where(t == T, 10.0, 1.0)
+    return weight * 0.5 * x @ Qx @ x + 0.5 * u @ Ru @ u
+
+  prev = lg.open_loop(jnp.asarray(0.2 * rng.normal(size=(T, N_U)), jnp.float32),
+                      0.5 * jnp.eye(N_U), N_X)
+  mu0, sigma0 = jnp.asarray(rng.uniform(-1, 1, N_X), jnp.float32), 0.01 * jnp.eye(N_X)
+  return dynamics, cost, prev, mu0, sigma0, (Qx, Ru)
+
+
+def offsets(controller):
+  """The action at x = 0 for every t: the controller's affine term."""
+  return jax.vmap(lg.mean_action, (None, None, 0))(controller, jnp.zeros(N_X), jnp.arange(T))
+
+
+def test_the_expanded_cost_gives_planners_lqr_gains():
+  """The cost is quadratic, so the expansion is exact: plain_lqr equals planners.lqr
+  on Q, R (terminal 10 Q) with the dynamics' offsets."""
+  dynamics, cost, prev, mu0, sigma0, (Qx, Ru) = problem()
+  quadratic = lqr_flm.quadratic_cost(cost, lg.trajectory_marginals(prev, dynamics, mu0, sigma0))
+  K, k, _ = lqr_flm.plain_lqr(dynamics, quadratic)
+  Q = np.concatenate([np.broadcast_to(Qx, (T, N_X, N_X)), 10 * Qx[None]])
+  want = lqr(dynamics.A, dynamics.B, Q, np.broadcast_to(Ru, (T, N_U, N_U)), dynamics.c)
+  np.testing.assert_allclose(K, want.K, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(k, want.k, rtol=1e-4, atol=1e-5)
+
+
+def test_large_eta_returns_the_previous_controller():
+  dynamics, cost, prev, mu0, sigma0, _ = problem()
+  quadratic = lqr_flm.quadratic_cost(cost, lg.trajectory_marginals(prev, dynamics, mu0, sigma0))
+  new, ok = lqr_flm.solve(dynamics, quadratic, prev, 1e9)
+  assert bool(ok)
+  np.testing.assert_allclose(new.K, prev.K, atol=1e-5)
+  np.testing.assert_allclose(offsets(new), offsets(prev), atol=1e-5)
+  np.testing.assert_allclose(new.cov, prev.cov, rtol=1e-4, atol=1e-7)
+  assert float(lg.trajectory_kl(new, prev, dynamics, mu0, sigma0)) < 1e-6
+
+
+def test_small_eta_gives_plain_lqr_with_covariance_eta_over_quu():
+  """c / eta dominates: the gains of LQR on c, and cov = (Q_uu / eta)^{-1}, the
+  max-entropy solution of the scaled cost."""
+  dynamics, cost, prev, mu0, sigma0, _ = problem()
+  quadratic = lqr_flm.quadratic_cost(cost, lg.trajectory_marginals(prev, dynamics, mu0, sigma0))
+  eta = 1e-5
+  new, ok = lqr_flm.solve(dynamics, quadratic, prev, eta)
+  K, k, Quu = lqr_flm.plain_lqr(dynamics, quadratic)
+  assert bool(ok)
+  np.testing.assert_allclose(new.K, K, rtol=1e-3, atol=1e-4)
+  np.testing.assert_allclose(offsets(new), k, rtol=1e-3, atol=1e-4)
+  np.testing.assert_allclose(new.cov / eta, np.linalg.inv(Quu), rtol=1e-2)
+
+
+def test_kl_falls_with_eta():
+  dynamics, cost, prev, mu0, sigma0, _ = problem()
+  quadratic = lqr_flm.quadratic_cost(cost, lg.trajectory_marginals(prev, dynamics, mu0, sigma0))
+  kls = [float(lg.trajectory_kl(lqr_flm.solve(dynamics, quadratic, prev, eta)[0], prev,
+                                dynamics, mu0, sigma0)) for eta in (1e-2, 1e-1, 1.0, 10.0)]
+  assert all(a > b for a, b in zip(kls, kls[1:])), kls
+
+
+def test_dual_search_meets_epsilon_and_a_larger_step_improves_more():
+  """KL within 10% of epsilon (measured: 0.49999994, 2.0, 8.0, eta 41.8, 8.58, 0.736);
+  the predicted cost falls below the old controller's (114.4 -> 49.5, 22.0, 5.6;
+  plain LQR 2.1), and further with a larger epsilon."""
+  dynamics, cost, prev, mu0, sigma0, _ = problem()
+  step = jax.jit(lqr_flm.update, static_argnums=(1,))
+  quadratic = lqr_flm.quadratic_cost(cost, lg.trajectory_marginals(prev, dynamics, mu0, sigma0))
+  before = float(lqr_flm.expected_cost(prev, dynamics, quadratic, mu0, sigma0))
+  costs = []
+  for epsilon in (0.5, 2.0, 8.0):
+    result = step(dynamics, cost, prev, epsilon, mu0, sigma0)
+    assert abs(float(result.kl) - epsilon) < 0.1 * epsilon, (epsilon, float(result.kl))
+    costs.append(float(lqr_flm.expected_cost(result.controller, dynamics, quadratic, mu0,
+                                             sigma0)))
+  assert before > costs[0] > costs[1] > costs[2], (before, costs)
+
+
+def test_update_vmaps_over_conditions():
+  dynamics, cost, prev, _, sigma0, _ = problem()
+  starts = jnp.asarray([[0.5, -0.5, 0.2, 0.0], [-1.0, 0.3, 0.0, 0.4]], jnp.float32)
+  step = lambda mu0: lqr_flm.update(dynamics, cost, prev, 1.0, mu0, sigma0)
+  batched = jax.jit(jax.vmap(step))(starts)
+  for i in range(2):
+    one = jax.jit(step)(starts[i])
+    np.testing.assert_allclose(batched.kl[i], one.kl, rtol=1e-4)
+    np.testing.assert_allclose(batched.controller.K[i], one.controller.K, rtol=1e-3, atol=1e-5)
