@@ -6,7 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mbrl_jax import envs
 from mbrl_jax.agents import lqr_flm
+from mbrl_jax.agents.lqr_flm import train
 from mbrl_jax.models.linear_gaussian import LinearDynamics
 from mbrl_jax.planners import lqr
 from mbrl_jax.policies import linear_gaussian as lg
@@ -111,3 +113,65 @@ def test_update_vmaps_over_conditions():
     one = jax.jit(step)(starts[i])
     np.testing.assert_allclose(batched.kl[i], one.kl, rtol=1e-4)
     np.testing.assert_allclose(batched.controller.K[i], one.controller.K, rtol=1e-3, atol=1e-5)
+
+
+# --- the loop on the env -----------------------------------------------------------------
+def run(env_name, starts, iterations, num_clusters, init_std=0.5):
+  """LQR-FLM from a noisy zero open-loop controller, 5 samples per condition, all
+  conditions in one vmap: (conditions, the last iteration's metrics, final samples)."""
+  env = envs.make(env_name)
+  n = env.observation_size
+  sigma0 = 1e-4 * jnp.eye(n)
+  init = lg.open_loop(jnp.zeros((env.episode_length, env.action_size)),
+                      init_std**2 * jnp.eye(env.action_size), n)
+  conditions = jax.vmap(lambda _: train.initial_condition(init, 1.0))(jnp.arange(len(starts)))
+  iteration = jax.jit(jax.vmap(train.make_iteration(env, 5, sigma0, num_clusters)))
+  key = jax.random.PRNGKey(0)
+  for _ in range(iterations):
+    key, step_key = jax.random.split(key)
+    conditions, metrics = iteration(conditions, starts, jax.random.split(step_key, len(starts)))
+  final = jax.vmap(lambda c, x0: train.sample(env, c, x0, sigma0, jax.random.PRNGKey(5), 5))(
+      conditions.controller, starts)
+  return conditions, metrics, final
+
+
+POINT_MASS_STARTS = jnp.array([[0.8, 0.6, 0, 0], [-0.7, 0.5, 0, 0], [0.5, -0.9, 0, 0],
+                               [-0.6, -0.6, 0, 0]], jnp.float32)
+
+
+def test_lqr_flm_brings_the_point_mass_to_its_goal_in_six_iterations():
+  """'Reaches': the mean final position of 5 samples within 0.1 of the goal (the
+  origin) from every start. Measured (seed 0): sample costs 133, 84, 160, 89 at the
+  first iteration, 15.2, 10.8, 16.9, 10.8 at the sixth; final distances then 0.052
+  to 0.056 (0.038 to 0.046 after 8). With plain OLS (5 samples for 7 regressors per
+  step) the same budget ends 0.50 to 1.1 from the goal at costs 46 to 79: the GMM
+  prior is what makes 5 samples enough."""
+  _, metrics, final = run('point_mass', POINT_MASS_STARTS, 6, num_clusters=1)
+  distance = np.linalg.norm(np.asarray(final.X[:, :, -1, :2]).mean(1), axis=-1)
+  assert (distance < 0.1).all(), distance
+  assert (np.asarray(metrics['cost']) < 20).all(), metrics['cost']
+  _, ols_metrics, ols_final = run('point_mass', POINT_MASS_STARTS, 6, num_clusters=0)
+  ols_distance = np.linalg.norm(np.asarray(ols_final.X[:, :, -1, :2]).mean(1), axis=-1)
+  assert (ols_distance > 0.1).all(), ols_distance
+  assert np.asarray(ols_final.cost).mean() > 2 * np.asarray(final.cost).mean()
+
+
+def arm_tip(X):
+  """The two-link arm's tip (unit links) from its observation (cos q1, sin q1, cos q2,
+  sin q2, ...)."""
+  c1, s1, c2, s2 = X[..., 0], X[..., 1], X[..., 2], X[..., 3]
+  return np.stack([c1 + c1 * c2 - s1 * s2, s1 + s1 * c2 + c1 * s2], -1)
+
+
+def test_lqr_flm_brings_the_two_link_arm_tip_to_each_goal():
+  """Four goals (in the observation), the arm straight at the start; 'reaches': the
+  mean final tip within 0.1 of the goal. Measured (4-cluster prior, seed 0; in the
+  order of the goals): 0.125, 0.199, 0.542, 0.244 after 3 iterations; 0.051, 0.049,
+  0.078, 0.053 after 10; 0.046, 0.041, 0.067, 0.048 after 12. A goal behind the
+  arm, (-0.6, 1.3), is not reached in 20 (0.32: a local optimum of the local models)."""
+  goals = np.array([(1.2, 0.8), (1.4, -0.5), (0.9, -1.0), (1.6, 0.2)], np.float32)
+  starts = jnp.asarray(np.concatenate([np.tile([1, 0, 1, 0, 0, 0], (4, 1)), goals], 1),
+                       jnp.float32)
+  _, metrics, final = run('two_link_arm', starts, 12, num_clusters=4, init_std=0.1**0.5)
+  distance = np.linalg.norm(arm_tip(np.asarray(final.X[:, :, -1])).mean(1) - goals, axis=-1)
+  assert (distance < 0.1).all(), distance
