@@ -53,8 +53,8 @@ TINY_MODEL = ['--config.model.num_members=2', '--config.model.num_elites=2',
               '--config.model.width=8', '--config.model.num_layers=2',
               '--config.model.max_epochs=2']
 CONFIGS = os.path.join('experiments', 'configs')
-# agent: (launcher flags, total steps, metric rows (chunk x seed lines) to kill after).
-# Every agent trains in 20-step chunks; the kill points are fixed, one per agent.
+# agent: (launcher flags, total steps, metric rows (chunk x seed lines) to kill after[,
+# steps per chunk, 20 unless given]). The kill points are fixed, one per agent.
 KILL_RUNS = {
     'mpc': (SMALL_FLAGS + ['--num_seeds=2', '--config.population=2000', '--keep_checkpoints=2'],
             240, 9),
@@ -78,6 +78,12 @@ KILL_RUNS = {
         '--config.num_starts=16', '--config.iterations_per_chunk=2', '--config.hidden_sizes=(8,)',
         '--config.buffer_capacity=400', '--config.ppo.epochs=2', '--config.ppo.num_minibatches=2'],
         160, 6),
+    # GPS's chunk is one iteration: 2 conditions x (1 sample + 1 policy run) x 20 steps.
+    'gps': ([f'--config={CONFIGS}/gps.py:badmm', '--env=point_mass',
+             '--env_kwargs={"episode_length": 20}', '--eval_episodes=1', '--plot=false',
+             '--num_seeds=2', '--keep_checkpoints=2', '--config.num_conditions=2',
+             '--config.num_samples=1', '--config.sgd_steps=10', '--config.batch_size=8',
+             '--config.hidden_sizes=(8,)', '--config.inner_iterations=1'], 320, 3, 80),
 }
 
 
@@ -88,7 +94,7 @@ def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
   keys, counters) and the same metrics. The kill leaves the workdir's lock file
   behind, but not the lock. The uninterrupted run goes alongside the resume, once
   the killed run has filled the compilation cache."""
-  flags, total_steps, kill_after_rows = KILL_RUNS[name]
+  flags, total_steps, kill_after_rows, *chunk = KILL_RUNS[name]
   args = flags + [f'--total_steps={total_steps}']
   killed_dir = tmp_path / 'killed'
   proc = launch_in_background(args + [f'--workdir={killed_dir}'],
@@ -97,7 +103,7 @@ def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert proc.returncode == -signal.SIGKILL  # it was still running
-  total_rows = total_steps // 20 * 2
+  total_rows = total_steps // (chunk[0] if chunk else 20) * 2
   assert kill_after_rows <= len(metric_rows(killed_dir)) < total_rows
   assert f'pid {proc.pid} ' in (killed_dir / checkpoint.LOCK_FILE).read_text()
   clean_log = open(tmp_path / 'clean.log', 'w+')

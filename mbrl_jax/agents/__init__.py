@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 from mbrl_jax import envs
 from mbrl_jax.agents.base import Agent
 
-AGENTS = ('mbpo', 'model_pg', 'mpc', 'pathwise', 'sac')
+AGENTS = ('gps', 'mbpo', 'model_pg', 'mpc', 'pathwise', 'sac')
 TABULAR = ('dyna_q',)
 MAX_INT = 2**31 - 1
 

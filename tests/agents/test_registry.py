@@ -31,8 +31,8 @@ def test_tabular_algorithms_are_named_as_such():
     importlib.import_module(f'mbrl_jax.agents.{name}')  # the module exists
     with pytest.raises(ValueError, match=f"'{name}' is a tabular algorithm.*experiments/{name}.py"):
       agents.get(name)
-  with pytest.raises(ValueError, match=r"Unknown agent 'nope'; valid agents: mbpo, model_pg, "
-                                       r"mpc, pathwise, sac \(tabular.*dyna_q\)"):
+  with pytest.raises(ValueError, match=r"Unknown agent 'nope'; valid agents: gps, mbpo, "
+                                       r"model_pg, mpc, pathwise, sac \(tabular.*dyna_q\)"):
     agents.get('nope')
 
 

@@ -5,11 +5,15 @@ improves under local dynamics fits while keeping them near the global policy.
 `mdgps.build(env, config) -> MDGPS(init, iteration, policy_apply, evaluate)`: the
 mirror-descent variant (Montgomery & Levine 2016), off-policy (the local
 controllers are sampled); `policy` holds the global policy's MLP, its
-linearisation about sampled states and the supervised S-step. (Not yet a launcher
-agent: `build` is not the agent contract's `make(config, env)`.)
+linearisation about sampled states and the supervised S-step. `badmm.build`: the
+BADMM variant (Levine et al. 2016), per-step Lagrange multipliers on the
+agreement of the local controllers and the policy. `agent`: both under the agent
+contract (`make(config, env)`, presets 'mdgps' and 'badmm'), for the launcher.
 """
 
-from mbrl_jax.agents.gps import mdgps, policy
-from mbrl_jax.agents.gps.mdgps import MDGPS, GPSState, build, default_config
+from mbrl_jax.agents.gps import badmm, mdgps, policy
+from mbrl_jax.agents.gps.agent import (VARIANTS, VERSIONS, TrainState, default_config, make,
+                                       preset)
 
-__all__ = ['GPSState', 'MDGPS', 'build', 'default_config', 'mdgps', 'policy']
+__all__ = ['TrainState', 'VARIANTS', 'VERSIONS', 'badmm', 'default_config', 'make', 'mdgps',
+           'policy', 'preset']

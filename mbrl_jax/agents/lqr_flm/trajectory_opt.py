@@ -65,7 +65,7 @@ def quadratic_cost(cost: Cost, marginals: lg.TrajectoryMarginals) -> QuadraticCo
   return QuadraticCost(H, h, H_T, jax.grad(f_final)(x_T) - H_T @ x_T)
 
 
-def _neg_log_prob_quadratic(controller: lg.LinearGaussianController):
+def neg_log_prob_quadratic(controller: lg.LinearGaussianController):
   """-log p(u | x) up to a constant as a quadratic in z = (x, u): (H [T, n+m, n+m],
   h [T, n+m]). With the residual u - K x - o = D z - o, D = [-K, I]: 1/2 z'D'PDz -
   o'PDz, P = cov^{-1}."""
@@ -94,7 +94,7 @@ def solve(dynamics: LinearDynamics, quadratic: QuadraticCost, prev: lg.LinearGau
   """The max-entropy LQR solution for c / eta - log p_bar: (controller, ok), ok
   false where some Q_tilde_uu is not positive definite (the controller is NaN
   there)."""
-  H_kl, h_kl = _neg_log_prob_quadratic(prev)
+  H_kl, h_kl = neg_log_prob_quadratic(prev)
   K, k, Quu = _max_entropy_lqr(dynamics, quadratic.H / eta + H_kl, quadratic.h / eta + h_kl,
                                quadratic.H_final / eta, quadratic.h_final / eta)
   ok = jnp.all(jnp.isfinite(K)) & jnp.all(jnp.isfinite(jnp.linalg.cholesky(Quu)))
@@ -116,17 +116,28 @@ def update(dynamics: LinearDynamics, cost: Cost, prev: lg.LinearGaussianControll
 
   def kl_at(log_eta):
     controller, ok = solve(dynamics, quadratic, prev, jnp.exp(log_eta))
-    kl = lg.trajectory_kl(controller, prev, dynamics, mu0, sigma0)
+    return controller, lg.trajectory_kl(controller, prev, dynamics, mu0, sigma0), ok
+
+  return search_eta(kl_at, epsilon, log_eta_range, iterations)
+
+
+def search_eta(kl_at, epsilon, log_eta_range=(-10.0, 25.0), iterations: int = 60) -> Update:
+  """Bisection on log eta for the controller whose KL is epsilon: kl_at(log_eta) ->
+  (controller, KL, ok). The KL falls as eta grows; an eta without a solution (ok
+  false, or a non-finite KL) counts as too small. Returns the bracket's upper end,
+  whose KL is <= epsilon once the bracket holds it."""
+  def kl_or_inf(log_eta):
+    controller, kl, ok = kl_at(log_eta)
     return controller, jnp.where(ok & jnp.isfinite(kl), kl, jnp.inf)
 
   def bisect(_, bounds):
     lo, hi = bounds
     mid = 0.5 * (lo + hi)
-    too_far = kl_at(mid)[1] > epsilon  # the KL falls with eta: raise eta
+    too_far = kl_or_inf(mid)[1] > epsilon  # raise eta
     return jnp.where(too_far, mid, lo), jnp.where(too_far, hi, mid)
 
-  lo, hi = jax.lax.fori_loop(0, iterations, bisect, tuple(map(jnp.float32, log_eta_range)))
-  controller, kl = kl_at(hi)  # hi always has KL <= epsilon once the bracket holds it
+  _, hi = jax.lax.fori_loop(0, iterations, bisect, tuple(map(jnp.float32, log_eta_range)))
+  controller, kl = kl_or_inf(hi)
   return Update(controller, jnp.exp(hi), kl)
 
 
