@@ -12,7 +12,7 @@ RAISING_CONFIG = 'def get_config():\n  raise RuntimeError("no config today")\n'
 
 
 @pytest.mark.parametrize('args,expected', [
-    (['--agent=nope'], "Unknown agent 'nope'; valid agents: mbpo, "),
+    (['--agent=nope'], "Unknown agent 'nope'; valid agents: gps, mbpo, "),
     (['--env=nope'], "Unknown env 'nope'; valid names: acrobot_swingup"),
     (['--config.horizn=3'], "bad --config override: unknown key 'horizn'"),
     (['--config.horizon=abc'], 'flag --config.horizon=abc'),

@@ -55,8 +55,8 @@ def test_s_step_weights_targets_by_their_precision():
   apply = lambda p, o: jnp.broadcast_to(p['c'], o.shape[:-1] + (1,))  # a constant policy
   optimizer = optax.adam(0.05)
   params = {'c': jnp.zeros(1)}
-  params, _, _ = policy.s_step(apply, optimizer, params, optimizer.init(params), obs, mean,
-                               precision, jax.random.PRNGKey(0), 300, 128)
+  params, _, _, _ = policy.s_step(apply, optimizer, params, optimizer.init(params), obs, mean,
+                                  precision, jax.random.PRNGKey(0), 300, 128)
   assert abs(float(params['c'][0]) - 0.8) < 0.02, params
   np.testing.assert_allclose(policy.policy_variance(precision), [0.2], rtol=1e-6)
 
@@ -86,7 +86,7 @@ def test_s_step_fits_the_mlp_to_a_linear_controller():
   step = jax.jit(lambda p, s: policy.s_step(
       net.apply, optimizer, p, s, X.reshape((-1, N_X)), mean.reshape((-1, N_U)),
       precision.reshape((-1, N_U, N_U)), jax.random.PRNGKey(1), 1000, 128))
-  params, _, losses = step(params, optimizer.init(params))
+  params, _, losses, _ = step(params, optimizer.init(params))
   assert float(losses[-10:].mean()) < 0.1 < 10.0 < float(losses[:10].mean()), losses
   assert rms(params) < 0.1 < 1.0 < before, (rms(params), before)
 
@@ -162,5 +162,27 @@ def test_gps_agent_learns_point_mass_under_the_contract():
     untrained, trained, metrics, state = train_two_seeds(agent, env, chunks=chunks)
     np.testing.assert_array_equal(state.env_steps, [chunks * 2400] * 2)
     assert np.isfinite(metrics['cost']).all() and np.isfinite(metrics['kl']).all()
+    np.testing.assert_array_equal(metrics['skipped_updates'], [0.0, 0.0])
     assert (trained > best_random + 30).all() and (trained > untrained + 500).all(), (
         variant, untrained, trained, best_random)
+
+
+def test_s_step_skips_and_counts_non_finite_steps():
+  """The S-step's guard (every agent that takes gradient steps has one): NaN targets
+  make every step's loss NaN, so all are skipped and the params stay as they were;
+  finite targets skip none."""
+  net = policy.MLP((8,), 1, 'tanh')
+  params = net.init(jax.random.PRNGKey(0), jnp.zeros(2))
+  optimizer = optax.adam(1e-2)
+  obs = jax.random.normal(jax.random.PRNGKey(1), (16, 2))
+  precision = jnp.broadcast_to(jnp.eye(1), (16, 1, 1))
+  run = lambda mean: policy.s_step(net.apply, optimizer, params, optimizer.init(params), obs,
+                                   mean, precision, jax.random.PRNGKey(2), 5, 4)
+  bad_params, _, losses, skipped = run(jnp.full((16, 1), jnp.nan))
+  assert float(skipped) == 5 and not np.isfinite(np.asarray(losses)).any()
+  for a, b in zip(jax.tree.leaves(bad_params), jax.tree.leaves(params)):
+    np.testing.assert_array_equal(a, b)
+  good_params, _, _, skipped = run(jnp.zeros((16, 1)))
+  assert float(skipped) == 0
+  assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(good_params),
+                                                      jax.tree.leaves(params)))

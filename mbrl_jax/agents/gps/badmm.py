@@ -189,10 +189,10 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
     """pi_theta onto the controllers [C] at the states X [C, N, T, n], multipliers lam."""
     mean, precision = jax.vmap(s_step_targets)(controllers, X, lam, nu)
     precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses = policy.s_step(
+    params, opt_state, losses, skipped = policy.s_step(
         apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
         precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
-    return params, opt_state, weighted_policy_variance(precision, nu), losses
+    return params, opt_state, weighted_policy_variance(precision, nu), (losses, skipped)
 
   def iteration(state: BADMMState, starts, key):
     C = starts.shape[0]
@@ -207,7 +207,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
                                        for a in (previous, predicted, achieved))
     epsilon = train.adapt_epsilon(state.epsilon, previous, predicted, achieved,
                                   *config.epsilon_range)
-    params, opt_state, var, _ = common.catch_up(
+    params, opt_state, var, (_, caught_up_skipped) = common.catch_up(
         state.iteration == 0,
         lambda: s_step(state.controllers, X, state.lam, state.nu, state.params, state.opt_state,
                        catch_up_key),
@@ -219,7 +219,8 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
       linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var, config.ridge))(X)
       step = jax.vmap(lambda f, p, pi, l, v, e, x0: c_step(f, cost, p, pi, l, v, e, x0, sigma0))(
           dynamics, state.controllers, linear, lam, nu, epsilon, starts)
-      params, opt_state, var, losses = s_step(step.controller, X, lam, nu, params, opt_state, key)
+      params, opt_state, var, losses = s_step(step.controller, X, lam, nu, params, opt_state,
+                                              key)
       lam = dual_step(lam, nu, apply(params, X), jax.vmap(controller_means)(step.controller, X),
                       config.dual_rate)
       kl = jax.vmap(lambda p, x: policy_kl(p, apply, params, var, x))(step.controller, X)
@@ -247,7 +248,9 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
     metrics = {'cost': actual, 'policy_cost': policy_cost, 'predicted': new_predicted,
                'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon, 'policy_kl': kls[-1],
                'nu': nu.mean(-1), 'lambda_norm': jnp.linalg.norm(lam, axis=(-2, -1)),
-               's_loss_first': losses[-1, :10].mean(), 's_loss_last': losses[-1, -10:].mean(),
+               's_loss_first': losses[0][-1, :10].mean(),
+               's_loss_last': losses[0][-1, -10:].mean(),
+               'skipped_updates': losses[1].sum() + caught_up_skipped,
                'policy_std': jnp.sqrt(var)}
     new_state = BADMMState(params=params, opt_state=opt_state, policy_var=var,
                            controllers=step.controller, epsilon=epsilon,

@@ -109,6 +109,6 @@ def sample_and_fit(env, config, sigma0, controllers, starts, sample_key, fit_key
 def catch_up(first, s_step: Callable, state_parts, config):
   """On the first iteration pi_theta is random: regress it onto the controllers
   sampled first (the GPS code's catch-up); later, keep it. state_parts: (params,
-  opt_state, policy_var); s_step() -> (params, opt_state, var, losses)."""
-  keep = lambda: (*state_parts, jnp.zeros(config.sgd_steps))
+  opt_state, policy_var); s_step() -> (params, opt_state, var, (losses, skipped))."""
+  keep = lambda: (*state_parts, (jnp.zeros(config.sgd_steps), jnp.zeros(())))
   return jax.lax.cond(first, s_step, keep)

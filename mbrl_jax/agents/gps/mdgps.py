@@ -77,17 +77,17 @@ def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
     """pi_theta onto the controllers [C] at the states X [C, N, T, n]."""
     mean, precision = jax.vmap(policy.targets)(controllers, X)  # [C, N, T, m], [C, T, m, m]
     precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses = policy.s_step(
+    params, opt_state, losses, skipped = policy.s_step(
         apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
         precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
-    return params, opt_state, policy.policy_variance(precision), losses
+    return params, opt_state, policy.policy_variance(precision), (losses, skipped)
 
   def iteration(state: GPSState, starts, key):
     C = starts.shape[0]
     sample_key, fit_key, catch_up_key, s_key, eval_key = jax.random.split(key, 5)
     samples, dynamics, X = common.sample_and_fit(env, config, sigma0, state.controllers,
                                                  starts, sample_key, fit_key)
-    params, opt_state, var, _ = common.catch_up(
+    params, opt_state, var, (_, caught_up_skipped) = common.catch_up(
         state.iteration == 0,
         lambda: s_step(state.controllers, X, state.params, state.opt_state, catch_up_key),
         (state.params, state.opt_state, state.policy_var), config)
@@ -105,12 +105,14 @@ def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
     step = jax.vmap(lambda f, p, e, x0: trajectory_opt.update(f, cost, p, e, x0, sigma0))(
         dynamics, linear, epsilon, starts)
     new_predicted = estimate(step.controller, dynamics, starts)
-    params, opt_state, var, losses = s_step(step.controller, X, params, opt_state, s_key)
+    params, opt_state, var, (losses, skipped) = s_step(step.controller, X, params, opt_state,
+                                                       s_key)
 
     policy_cost, _ = evaluate(params, starts, eval_key)
     metrics = {'cost': samples.cost.mean(1), 'policy_cost': policy_cost, 'laplace': laplace,
                'predicted': new_predicted, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
                's_loss_first': losses[:10].mean(), 's_loss_last': losses[-10:].mean(),
+               'skipped_updates': skipped + caught_up_skipped,
                'policy_std': jnp.sqrt(var)}
     new_state = GPSState(params=params, opt_state=opt_state, policy_var=var,
                          controllers=step.controller, epsilon=epsilon,

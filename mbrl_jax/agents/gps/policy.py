@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mbrl_jax.guards import apply_if_finite
 from mbrl_jax.policies import linear_gaussian as lg
 
 ACTIVATIONS = {'relu': nn.relu, 'tanh': nn.tanh, 'elu': nn.elu, 'silu': nn.silu}
@@ -95,18 +96,19 @@ def s_step(apply: Apply, optimizer: optax.GradientTransformation, params, opt_st
            precision, key, steps: int, batch_size: int):
   """`steps` Adam (or any optax) steps on the weighted regression, each on a
   minibatch drawn with replacement from obs [D, n], mean [D, m], precision
-  [D, m, m]. Returns (params, opt_state, losses [steps]) (each minibatch's loss,
-  before its step)."""
+  [D, m, m]. A step whose loss or gradient has a NaN or inf entry is not applied
+  (guards.apply_if_finite) and is counted. Returns (params, opt_state, losses
+  [steps] (each minibatch's loss, before its step), skipped steps)."""
   loss_and_grad = jax.value_and_grad(lambda p, idx: weighted_loss(
       apply, p, obs[idx], mean[idx], precision[idx]))
 
   def step(carry, step_key):
-    params, opt_state = carry
+    params, opt_state, skipped = carry
     idx = jax.random.randint(step_key, (batch_size,), 0, obs.shape[0])
     loss, grad = loss_and_grad(params, idx)
-    updates, opt_state = optimizer.update(grad, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), loss
+    params, opt_state, skip, _ = apply_if_finite(optimizer, params, opt_state, grad, loss)
+    return (params, opt_state, skipped + skip), loss
 
-  (params, opt_state), losses = jax.lax.scan(step, (params, opt_state),
-                                             jax.random.split(key, steps))
-  return params, opt_state, losses
+  (params, opt_state, skipped), losses = jax.lax.scan(
+      step, (params, opt_state, jnp.zeros(())), jax.random.split(key, steps))
+  return params, opt_state, losses, skipped
