@@ -15,7 +15,8 @@ README = os.path.join(os.path.dirname(__file__), '..', 'README.md')
 
 def readme_agent(tmp_path):
   text = open(README).read()
-  section = text[text.index('## Writing an agent'):text.index('## Experiments')]
+  start = text.index('## Writing an agent')
+  section = text[start:text.index('\n## ', start)]  # up to the next section
   blocks = re.findall(r'```python\n(.*?)```', section, re.S)
   assert len(blocks) == 1, 'one python block in "Writing an agent"'
   path = tmp_path / 'linear_model_based.py'
