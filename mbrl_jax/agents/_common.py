@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 from brax.training import distribution, networks
 
+from mbrl_jax import models
 from mbrl_jax.checks import check, check_choice
 from mbrl_jax.data import env_data
 from mbrl_jax.guards import all_finite, apply_if_finite, keep_if  # noqa: F401 (used by agents)
@@ -67,13 +68,12 @@ class TanhGaussianPolicy:
     return self.dist.entropy(self.logits(params, obs), key)
 
 
-PROPAGATIONS = ('ts1', 'tsinf', 'expectation')  # of imagined windows (models.rollout)
 
 
 def check_policy_learner(config) -> None:
   """The config checks every policy learner here shares: propagation, activation,
   network sizes, random phase, learning rate, policy std scale and discount."""
-  check_choice(config, 'propagation', PROPAGATIONS)
+  check_choice(config, 'propagation', models.PARTICLE_PROPAGATIONS)
   check_activation(config)
   check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
         f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')

@@ -41,7 +41,6 @@ from mbrl_jax.envs.base import task_of
 
 DYNAMICS = ('true', 'learned')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
-PROPAGATIONS = ('expectation', 'ts1', 'tsinf')
 RETRAIN = ('every_chunk', 'once')
 VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr', 'ilqr_feedback')  # presets
 
@@ -130,7 +129,7 @@ def _validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
   check_choice(config, 'planner', PLANNERS)
   check_choice(config, 'retrain', RETRAIN)
-  check_choice(config, 'propagation', PROPAGATIONS)
+  check_choice(config, 'propagation', models.PARTICLE_PROPAGATIONS)
   check_positive(config, 'horizon', 'population', 'num_envs', 'steps_per_chunk',
                  'buffer_capacity', 'replan_every', 'num_particles')
   check(isinstance(config.ilqr.feedback, bool),

@@ -26,6 +26,7 @@ from mbrl_jax.models.ensemble import Ensemble, ModelState
 from mbrl_jax.types import Transition
 
 PROPAGATIONS = ('ts1', 'tsinf', 'expectation', 'all')
+PARTICLE_PROPAGATIONS = PROPAGATIONS[:3]  # one batch of particles (agents' choices)
 
 
 @flax.struct.dataclass
