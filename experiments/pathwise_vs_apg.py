@@ -17,7 +17,7 @@ the budget.
 
 brax 0.14.2's `apg.train` calls `jax.device_put_replicated`, which jax 0.10
 removed; this script (only) defines it again as stacking one copy per device
-(then `jax.pmap` runs over that axis, as before).
+(`mbrl_jax.envs.brax_train`; then `jax.pmap` runs over that axis, as before).
 
   PYTHONPATH=. .venv/bin/python experiments/pathwise_vs_apg.py --seeds=0,1,2
 
@@ -71,20 +71,11 @@ def run_ours(seeds, steps_per_eval):
 
 
 def run_apg(seed, learning_rate, steps_per_eval):
-  import jax
-  import jax.numpy as jnp
-  if not hasattr(jax, 'device_put_replicated'):  # removed in jax 0.10; brax 0.14.2 calls it
-    jax.device_put_replicated = lambda x, devices: jax.tree.map(
-        lambda a: jax.device_put(jnp.stack([a] * len(devices))), x)
-  from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
   from brax.training.agents.apg import train as apg
 
   from mbrl_jax import envs
-  from mbrl_jax.envs.wrappers import AutoResetWrapper
-
-  def wrap(env, episode_length, action_repeat, randomization_fn=None):
-    del randomization_fn
-    return VmapWrapper(AutoResetWrapper(EpisodeWrapper(env, episode_length, action_repeat)))
+  from mbrl_jax.envs import brax_train
+  brax_train.restore_device_put_replicated()
 
   updates = FLAGS.evals * steps_per_eval // (FLAGS.num_envs * FLAGS.horizon)
   curve = []
@@ -95,7 +86,7 @@ def run_apg(seed, learning_rate, steps_per_eval):
 
   started = time.perf_counter()
   apg.train(envs.TASKS['pendulum'](), episode_length=EPISODE_LENGTH, policy_updates=updates,
-            wrap_env_fn=wrap, horizon_length=FLAGS.horizon, num_envs=FLAGS.num_envs,
+            wrap_env_fn=brax_train.wrap_env, horizon_length=FLAGS.horizon, num_envs=FLAGS.num_envs,
             num_evals=FLAGS.evals + 1, num_eval_envs=FLAGS.eval_episodes,
             learning_rate=learning_rate, deterministic_eval=True, seed=seed,
             progress_fn=progress)

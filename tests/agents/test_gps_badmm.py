@@ -107,24 +107,23 @@ def test_badmm_policy_brings_the_point_mass_to_its_goal_from_new_starts():
 
   Measured (seed 0), max final distance, training starts / held-out starts:
     1 iteration   0.30 / 0.48
-    2 iterations  1.48 / 0.77   (epsilon jumps 1 -> 10; the policy lags the p_i)
-    3 iterations  0.125 / 0.102
-    4 iterations  0.040 / 0.109
-    5 iterations  0.011 / 0.014
-    6 iterations  0.008 / 0.007
-    8 iterations  0.010 / 0.007
-  (MDGPS, test_gps.py: 0.035 to 0.054 / 0.023 to 0.051 after 3, 0.007 to 0.011 /
-  0.008 to 0.011 after 6.) The samples' mean cost per condition: 158, 111, 148, 120
-  at the first iteration; 27, 20, 27, 19 at the third; 15.5, 10.7, 16.6, 10.3 at the
-  sixth; the deterministic policy's after the sixth 14.1, 9.8, 15.5, 9.4 (MDGPS's
-  within 0.2 of these). Seeds 1 to 3: max over both sets 0.098, 0.24, 2.8 after 3;
-  0.026, 1.6, 0.19 after 4; 0.011, 3.99 (one held-out start), 0.010 after 5; 0.009,
-  0.008, 0.004 after 6. With nu_init 0.1 (not 0.01) the KL anchor to pi_bar
-  dominates the weak late-step cost curvature and seed 0 is still at 0.17 / 0.14
-  after 8 (nu_init 1: 0.20 / 0.19). With dual_rate 0 (no multipliers) seed 0 is
-  0.007 / 0.006 after 6: on
-  this task the KL penalty and the S-step do most of the work (|lambda| stays
-  about 0.1 over the 100 steps).
+    2 iterations  1.76 / 0.75   (epsilon jumps 1 -> 10; the policy lags the p_i)
+    3 iterations  0.105 / 0.136
+    4 iterations  0.024 / 0.028
+    5 iterations  0.007 / 0.005
+    6 iterations  0.006 / 0.009
+    8 iterations  0.006 / 0.006
+  (MDGPS, test_gps.py: 0.119 / 0.070 after 3, 0.009 / 0.008 after 6.) The samples'
+  mean cost per condition: 158, 111, 148, 120 at the first iteration; 27, 20, 27, 19
+  at the third; 15.3, 10.6, 16.5, 10.3 at the sixth; the deterministic policy's
+  after the sixth 14.0, 9.7, 15.5, 9.3 (MDGPS's within 0.1 of these). Seeds 1 to 3:
+  max over both sets 0.075, 0.23, 3.27 after 3; 0.085, 1.70, 0.018 after 4; 0.012,
+  3.09 (one held-out start), 0.021 after 5; 0.004, 0.008, 0.010 after 6. Seed 0
+  with nu_init 0.1 (not 0.01): 0.002 / 0.002 after 8; nu_init 1: 0.053 / 0.111
+  (the KL anchor to pi_bar outweighs the weak late-step cost curvature). With
+  dual_rate 0 (no multipliers) seed 0 is 0.007 / 0.010 after 6: on this task the KL
+  penalty and the S-step do most of the work (|lambda| stays about 0.1 over the 100
+  steps).
   """
   untrained, trained, held_out, costs, train_cost = train_on_point_mass(
       badmm.build(envs.make('point_mass'), badmm.default_config()), 6)

@@ -9,6 +9,7 @@ import numpy as np
 from mbrl_jax import envs
 from mbrl_jax.agents import lqr_flm
 from mbrl_jax.agents.lqr_flm import train
+from mbrl_jax.envs import two_link_arm
 from mbrl_jax.models.linear_gaussian import LinearDynamics
 from mbrl_jax.planners import lqr
 from mbrl_jax.policies import linear_gaussian as lg
@@ -104,6 +105,19 @@ def test_dual_search_meets_epsilon_and_a_larger_step_improves_more():
   assert before > costs[0] > costs[1] > costs[2], (before, costs)
 
 
+def test_update_without_a_finite_step_keeps_the_old_controller():
+  """Dynamics that blow the old controller's marginals up to inf (A = 1e20 I) leave
+  no eta with a finite solution: update returns the old controller, KL 0, eta inf,
+  failed; the same problem with the stable dynamics does not fail."""
+  dynamics, cost, prev, mu0, sigma0, _ = problem()
+  assert not bool(lqr_flm.update(dynamics, cost, prev, 1.0, mu0, sigma0).failed)
+  exploding = dynamics.replace(A=jnp.broadcast_to(1e20 * jnp.eye(N_X), dynamics.A.shape))
+  result = lqr_flm.update(exploding, cost, prev, 1.0, mu0, sigma0)
+  assert bool(result.failed) and float(result.kl) == 0.0 and np.isinf(float(result.eta))
+  for new, old in zip(jax.tree.leaves(result.controller), jax.tree.leaves(prev)):
+    np.testing.assert_array_equal(new, old)
+
+
 def test_update_vmaps_over_conditions():
   dynamics, cost, prev, _, sigma0, _ = problem()
   starts = jnp.asarray([[0.5, -0.5, 0.2, 0.0], [-1.0, 0.3, 0.0, 0.4]], jnp.float32)
@@ -156,6 +170,21 @@ def test_lqr_flm_brings_the_point_mass_to_its_goal_in_six_iterations():
   assert np.asarray(ols_final.cost).mean() > 2 * np.asarray(final.cost).mean()
 
 
+def test_samples_start_from_an_env_state_as_given():
+  """A start that is an env state (how Brax conditions are given) is every sample's
+  first observation, unperturbed; an observation start gets the sigma0 noise."""
+  from mbrl_jax import data
+  env = envs.make('two_link_arm')
+  state = jax.tree.map(lambda a: a[0], data.reset(env, jax.random.PRNGKey(3), 1))
+  controller = lg.open_loop(jnp.zeros((env.episode_length, 2)), 0.1 * jnp.eye(2), 8)
+  sigma0 = 0.01 * jnp.eye(8)
+  from_state = train.sample(env, controller, state, sigma0, jax.random.PRNGKey(0), 5)
+  np.testing.assert_array_equal(from_state.X[:, 0], np.tile(state.obs, (5, 1)))
+  assert np.abs(np.diff(np.asarray(from_state.X[:, -1]), axis=0)).max() > 1e-3  # u noise
+  from_obs = train.sample(env, controller, state.obs, sigma0, jax.random.PRNGKey(0), 5)
+  assert 0.02 < np.abs(np.asarray(from_obs.X[:, 0] - state.obs)).max() < 0.5
+
+
 def arm_tip(X):
   """The two-link arm's tip (unit links) from its observation (cos q1, sin q1, cos q2,
   sin q2, ...)."""
@@ -169,9 +198,8 @@ def test_lqr_flm_brings_the_two_link_arm_tip_to_each_goal():
   order of the goals): 0.125, 0.199, 0.542, 0.244 after 3 iterations; 0.051, 0.049,
   0.078, 0.053 after 10; 0.046, 0.041, 0.067, 0.048 after 12. A goal behind the
   arm, (-0.6, 1.3), is not reached in 20 (0.32: a local optimum of the local models)."""
-  goals = np.array([(1.2, 0.8), (1.4, -0.5), (0.9, -1.0), (1.6, 0.2)], np.float32)
-  starts = jnp.asarray(np.concatenate([np.tile([1, 0, 1, 0, 0, 0], (4, 1)), goals], 1),
-                       jnp.float32)
+  goals = np.array(two_link_arm.TRAIN_GOALS, np.float32)
+  starts = two_link_arm.straight_starts(goals)
   _, metrics, final = run('two_link_arm', starts, 12, num_clusters=4, init_std=0.1**0.5)
   distance = np.linalg.norm(arm_tip(np.asarray(final.X[:, :, -1])).mean(1) - goals, axis=-1)
   assert (distance < 0.1).all(), distance

@@ -225,6 +225,27 @@ def test_two_link_arm_tip_and_reward():
     np.testing.assert_allclose(task.reward_fn(obs, u, obs), expected, rtol=1e-5)
 
 
+def test_two_link_arm_with_fixed_goals_draws_only_those():
+  """goals= fixes the task to GPS's conditions: 400 resets give every listed goal
+  (each 65 to 135 times: 100 expected, 4 sigma) and no other; joint_noise=0 starts
+  the arm straight; bad values fail in one line."""
+  from mbrl_jax import data
+  from mbrl_jax.envs import two_link_arm
+  env = envs.make('two_link_arm', goals=two_link_arm.TRAIN_GOALS, joint_noise=0.0)
+  obs = np.asarray(data.reset(env, jax.random.PRNGKey(0), 400).obs)
+  np.testing.assert_array_equal(obs[:, :6], np.tile([1, 0, 1, 0, 0, 0], (400, 1)))
+  goals = np.asarray(two_link_arm.TRAIN_GOALS, np.float32)
+  match = (np.abs(obs[:, None, 6:] - goals[None]).max(-1) < 1e-6)
+  assert match.any(1).all(), 'a goal not in the list'
+  assert (65 <= match.sum(0)).all() and (match.sum(0) <= 135).all(), match.sum(0)
+  np.testing.assert_array_equal(obs, np.asarray(
+      two_link_arm.straight_starts(goals[np.argmax(match, 1)])))
+  with pytest.raises(ValueError, match='goals must be'):
+    envs.make('two_link_arm', goals=(1.0, 2.0, 3.0))
+  with pytest.raises(ValueError, match='joint_noise must be'):
+    envs.make('two_link_arm', joint_noise=-0.1)
+
+
 def test_point_mass_is_exact_double_integrator():
   task = envs.make('point_mass', goal=(0.5, -0.5)).unwrapped
   obs = jnp.array([0.1, 0.2, 0.3, -0.4])

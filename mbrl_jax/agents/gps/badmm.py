@@ -119,7 +119,7 @@ def c_step(dynamics, cost, prev: lg.LinearGaussianController, linear: lg.LinearG
     controller, ok = c_step_solve(dynamics, augmented, prev, nu, jnp.exp(log_eta))
     return controller, lg.trajectory_kl(controller, prev, dynamics, mu0, sigma0), ok
 
-  return trajectory_opt.search_eta(kl_at, epsilon, log_eta_range, iterations)
+  return trajectory_opt.search_eta(kl_at, prev, epsilon, log_eta_range, iterations)
 
 
 def controller_means(controller: lg.LinearGaussianController, X):
@@ -216,7 +216,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
     def inner(carry, inputs):
       params, opt_state, var, lam, nu, _ = carry
       index, key = inputs
-      linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var, config.ridge))(X)
+      linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var))(X)
       step = jax.vmap(lambda f, p, pi, l, v, e, x0: c_step(f, cost, p, pi, l, v, e, x0, sigma0))(
           dynamics, state.controllers, linear, lam, nu, epsilon, starts)
       params, opt_state, var, losses = s_step(step.controller, X, lam, nu, params, opt_state,
@@ -227,11 +227,12 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
       adapted = adapt_nu(nu, kl, config.kl_target, config.nu_increase, config.nu_decrease,
                          *config.nu_range)
       nu = jnp.where(index == config.inner_iterations - 1, adapted, nu)
-      return (params, opt_state, var, lam, nu, step), (losses, kl.sum(-1))
+      return (params, opt_state, var, lam, nu, step), (losses, kl.sum(-1), step.failed)
 
     K = config.inner_iterations
-    dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C))
-    (params, opt_state, var, lam, nu, step), (losses, kls) = jax.lax.scan(
+    dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C),
+                                  jnp.zeros(C, bool))
+    (params, opt_state, var, lam, nu, step), (losses, kls, failed) = jax.lax.scan(
         inner, (params, opt_state, var, state.lam, state.nu, dummy),
         (jnp.arange(K), jax.random.split(inner_key, K)))
 
@@ -248,6 +249,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
     metrics = {'cost': actual, 'policy_cost': policy_cost, 'predicted': new_predicted,
                'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon, 'policy_kl': kls[-1],
                'nu': nu.mean(-1), 'lambda_norm': jnp.linalg.norm(lam, axis=(-2, -1)),
+               'failed_c_steps': failed.sum(0).astype(jnp.float32),
                's_loss_first': losses[0][-1, :10].mean(),
                's_loss_last': losses[0][-1, -10:].mean(),
                'skipped_updates': losses[1].sum() + caught_up_skipped,

@@ -26,7 +26,6 @@ def base_config() -> ml_collections.ConfigDict:
   config.shared_step = True         # one step size for all conditions (the GPS code's)
   config.num_clusters = 1           # GMM prior of the dynamics fit (0: plain OLS)
   config.prior_strength = 1.0
-  config.ridge = 1e-6               # of the policy linearisation's least squares
   config.hidden_sizes = (64, 64)
   config.activation = 'tanh'
   config.learning_rate = 1e-3

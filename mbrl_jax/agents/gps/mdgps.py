@@ -92,7 +92,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
         lambda: s_step(state.controllers, X, state.params, state.opt_state, catch_up_key),
         (state.params, state.opt_state, state.policy_var), config)
 
-    linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var, config.ridge))(X)
+    linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var))(X)
     estimate = jax.vmap(lambda p, f, x0: estimated_cost(cost, p, f, x0, sigma0))
     laplace = estimate(linear, dynamics, starts)
     previous, predicted, achieved = state.laplace, state.predicted, laplace
@@ -111,6 +111,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
     policy_cost, _ = evaluate(params, starts, eval_key)
     metrics = {'cost': samples.cost.mean(1), 'policy_cost': policy_cost, 'laplace': laplace,
                'predicted': new_predicted, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
+               'failed_c_steps': step.failed.astype(jnp.float32),
                's_loss_first': losses[:10].mean(), 's_loss_last': losses[-10:].mean(),
                'skipped_updates': skipped + caught_up_skipped,
                'policy_std': jnp.sqrt(var)}

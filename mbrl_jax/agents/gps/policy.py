@@ -3,11 +3,13 @@
 pi_theta(u | x) = N(mu_theta(x), diag(var)): an MLP mean of the state and a
 state-independent diagonal covariance, as in the GPS papers.
 
-  linearize  pi_theta -> pi_bar_i: per time step, the least-squares affine fit of
-             mu_theta to the states a condition's samples visited (a small ridge on
-             the gains), with the policy's covariance; the "policy linearisation"
-             the C-step's KL constraint is taken against. (The GPS code fits it
-             under a GMM prior over policy samples; this is the plain fit.)
+  linearize  pi_theta -> pi_bar_i: per time step, mu_theta's Jacobian averaged over
+             the states a condition's samples visited, through their mean action,
+             with the policy's covariance; the "policy linearisation" the C-step's
+             KL constraint is taken against. (The GPS code regresses policy
+             samples under a GMM prior instead; a network's Jacobian is exact and
+             stays well posed when the samples barely differ, where a regression
+             of 5 nearly equal states gives arbitrary gains.)
   s_step     p_i -> pi_theta: minimise sum_i E_{x ~ samples} KL(pi_theta(u|x) ||
              p_i(u|x)) over theta. Its mean part is the precision-weighted
              regression (mu_theta(x) - mu_p(x))' Sigma_p^-1 (mu_theta(x) - mu_p(x)),
@@ -47,23 +49,16 @@ class MLP(nn.Module):
     return nn.Dense(self.action_size)(x)
 
 
-def linearize(apply: Apply, params, X, variance,
-              ridge: float = 1e-6) -> lg.LinearGaussianController:
-  """pi_bar(u_t | x_t) = N(K_t x_t + k_t, diag(variance)) fitted to mu_theta at the
-  states X [N, T, n] (the samples' x_t, t < T) by least squares per step:
-  K_t = Cov(u, x) (Cov(x, x) + ridge I)^-1, k_t = mean u - K_t mean x. Exact for
-  an affine mu_theta once the N states span R^n (up to the ridge). variance [m]."""
+def linearize(apply: Apply, params, X, variance) -> lg.LinearGaussianController:
+  """pi_bar(u_t | x_t) = N(K_t x_t + k_t, diag(variance)) at the states X [N, T, n] (the
+  samples' x_t, t < T): K_t = mean_i d mu_theta / dx (x_it), k_t = mean_i mu_theta(x_it)
+  - K_t mean_i x_it. Exact for an affine mu_theta. variance [m]."""
   T, m = X.shape[1], variance.shape[-1]
-  U = apply(params, X)  # [N, T, m]
-
-  def fit(x, u):  # x [N, n], u [N, m]: one time step
-    x_mean, u_mean = x.mean(0), u.mean(0)
-    xc, uc = x - x_mean, u - u_mean
-    gram = xc.T @ xc / x.shape[0] + ridge * jnp.eye(x.shape[1], dtype=x.dtype)
-    K = jnp.linalg.solve(gram, xc.T @ uc / x.shape[0]).T  # [m, n]
-    return K, u_mean - K @ x_mean
-
-  K, k = jax.vmap(fit, (1, 1))(X, U)
+  mu = lambda x: apply(params, x)
+  U = apply(params, X)                                     # [N, T, m]
+  J = jax.vmap(jax.vmap(jax.jacfwd(mu)))(X)                # [N, T, m, n]
+  K = J.mean(0)
+  k = U.mean(0) - jnp.einsum('tmn,tn->tm', K, X.mean(0))
   cov = jnp.broadcast_to(jnp.diag(variance), (T, m, m))
   return lg.LinearGaussianController(K=K, k=k, cov=cov, x_hat=jnp.zeros_like(X[0]),
                                      u_hat=jnp.zeros_like(k))

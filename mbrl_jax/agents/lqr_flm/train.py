@@ -9,9 +9,12 @@
    new samples show (the GPS papers' rule): a step that did as well as predicted
    grows it, one that did worse than predicted shrinks it.
 
-The env must be a JAX-native task (its observation is the full state); the cost is
-minus its reward, c(x, u, t) = task.cost(x, u, t), with no terminal cost (the
-env's return has none).
+On a JAX-native task (its observation is the full state) a condition's start is an
+observation and the cost is minus its reward, c(x, u, t) = task.cost(x, u, t), with
+no terminal cost (the env's return has none). Any other env (Brax) takes its
+starts as env states (each condition's reset state, every sample from it) and a
+cost c(obs, u, t) written for its observation; its local models are then fitted to
+observations, which must carry the state for them to be Markov.
 """
 
 from typing import NamedTuple
@@ -23,6 +26,8 @@ import jax.numpy as jnp
 from mbrl_jax import acting, data
 from mbrl_jax.agents.lqr_flm import trajectory_opt
 from mbrl_jax.checks import check
+from brax.envs.base import State
+
 from mbrl_jax.envs.base import task_of
 from mbrl_jax.models import linear_gaussian as lgd
 from mbrl_jax.policies import linear_gaussian as lg
@@ -55,14 +60,25 @@ def cost_fn(env):
   return cost
 
 
-def sample(env, controller: lg.LinearGaussianController, x0, sigma0, key,
+def start_obs(start) -> jax.Array:
+  """A condition's initial observation: the start itself, or an env state's obs."""
+  return start.obs if isinstance(start, State) else start
+
+
+def sample(env, controller: lg.LinearGaussianController, start, sigma0, key,
            num_samples: int) -> Samples:
-  """N trajectories of the controller on the env from x0 + N(0, sigma0)."""
+  """N trajectories of the controller on the env: from x0 + N(0, sigma0) when start
+  is an observation x0 (a JAX-native task), from the env state itself when it is
+  one (sigma0 unused)."""
   horizon = controller.K.shape[0]
   start_key, noise_key, key = jax.random.split(key, 3)
-  state = data.reset(env, start_key, num_samples)
-  noise = jax.random.multivariate_normal(noise_key, jnp.zeros_like(x0), sigma0, (num_samples,))
-  state = state.replace(obs=x0 + noise)
+  if isinstance(start, State):
+    state = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_samples,) + a.shape), start)
+  else:
+    state = data.reset(env, start_key, num_samples)
+    noise = jax.random.multivariate_normal(noise_key, jnp.zeros_like(start), sigma0,
+                                           (num_samples,))
+    state = state.replace(obs=start + noise)
 
   def step(state, inputs):
     t, step_key = inputs
@@ -108,17 +124,19 @@ def fit_dynamics(samples: Samples, key, num_clusters: int, prior_strength: float
 
 def make_iteration(env, num_samples: int, sigma0, num_clusters: int = 1,
                    prior_strength: float = 1.0, epsilon_range=(0.1, 10.0),
-                   regularization: float = 1e-6):
-  """iteration(condition, x0, key) -> (condition, metrics) for one condition; vmap it
-  over conditions. epsilon (nats) stays within `epsilon_range`. metrics: the
-  samples' mean cost (of the controller before this update), the update's KL, eta
-  and epsilon, and the cost it predicts."""
-  cost = cost_fn(env)
+                   regularization: float = 1e-6, cost=None):
+  """iteration(condition, start, key) -> (condition, metrics) for one condition; vmap
+  it over conditions. start: an observation, or an env state (see `sample`). epsilon
+  (nats) stays within `epsilon_range`. cost (x, u, t) -> scalar: by default minus
+  the task's reward (`cost_fn`). metrics: the samples' mean cost (of the controller
+  before this update), the update's KL, eta and epsilon, and the cost it predicts."""
+  cost = cost_fn(env) if cost is None else cost
   sigma0 = jnp.asarray(sigma0)
 
-  def iteration(condition: Condition, x0, key):
+  def iteration(condition: Condition, start, key):
     sample_key, fit_key = jax.random.split(key)
-    samples = sample(env, condition.controller, x0, sigma0, sample_key, num_samples)
+    samples = sample(env, condition.controller, start, sigma0, sample_key, num_samples)
+    x0 = start_obs(start)
     actual = samples.cost.mean()
     epsilon = adapt_epsilon(condition.epsilon, condition.last_cost, condition.predicted_cost,
                             actual, *epsilon_range)
@@ -132,7 +150,7 @@ def make_iteration(env, num_samples: int, sigma0, num_clusters: int = 1,
         trajectory_opt.expected_cost(step.controller, dynamics, quadratic, x0, sigma0)
         - trajectory_opt.expected_cost(condition.controller, dynamics, quadratic, x0, sigma0))
     metrics = {'cost': actual, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
-               'predicted_cost': predicted}
+               'predicted_cost': predicted, 'failed': step.failed}
     return Condition(step.controller, epsilon, actual, predicted), metrics
 
   return iteration

@@ -16,7 +16,10 @@ trajectory marginals under the fitted dynamics (exact for a quadratic cost), and
 eta is set by bisection on log eta so that the KL equals epsilon: the KL falls as
 eta grows (eta -> infinity returns p_bar; eta -> 0 the plain LQR gains of c with
 covariance eta Q_uu^{-1}). An eta whose Q_tilde_uu is not positive definite has no
-solution and counts as too small.
+solution and counts as too small. When no eta in the searched range gives a finite
+controller and KL (the old controller's marginals diverge under the fit, say),
+`update` returns the old controller itself, eta's limit at infinity, and says so
+(`Update.failed`).
 
 All functions are pure and jit/vmap-able: conditions are a vmap.
 """
@@ -26,6 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mbrl_jax.guards import all_finite, keep_if
 from mbrl_jax.models.linear_gaussian import LinearDynamics
 from mbrl_jax.planners.lqr import lqr
 from mbrl_jax.policies import linear_gaussian as lg
@@ -44,6 +48,7 @@ class Update(NamedTuple):
   controller: lg.LinearGaussianController
   eta: jax.Array  # the multiplier found
   kl: jax.Array   # KL(p(tau) || p_bar(tau)) of the new controller
+  failed: jax.Array  # no finite step was found: the old controller is kept
 
 
 def quadratic_cost(cost: Cost, marginals: lg.TrajectoryMarginals) -> QuadraticCost:
@@ -118,14 +123,16 @@ def update(dynamics: LinearDynamics, cost: Cost, prev: lg.LinearGaussianControll
     controller, ok = solve(dynamics, quadratic, prev, jnp.exp(log_eta))
     return controller, lg.trajectory_kl(controller, prev, dynamics, mu0, sigma0), ok
 
-  return search_eta(kl_at, epsilon, log_eta_range, iterations)
+  return search_eta(kl_at, prev, epsilon, log_eta_range, iterations)
 
 
-def search_eta(kl_at, epsilon, log_eta_range=(-10.0, 25.0), iterations: int = 60) -> Update:
-  """Bisection on log eta for the controller whose KL is epsilon: kl_at(log_eta) ->
-  (controller, KL, ok). The KL falls as eta grows; an eta without a solution (ok
+def search_eta(kl_at, prev: lg.LinearGaussianController, epsilon, log_eta_range=(-10.0, 25.0),
+               iterations: int = 60) -> Update:
+  """Bisection on log eta for the controller whose KL to prev is epsilon: kl_at(log_eta)
+  -> (controller, KL, ok). The KL falls as eta grows; an eta without a solution (ok
   false, or a non-finite KL) counts as too small. Returns the bracket's upper end,
-  whose KL is <= epsilon once the bracket holds it."""
+  whose KL is <= epsilon once the bracket holds it; prev itself (eta = inf, KL 0,
+  failed) when even the upper end has no finite solution."""
   def kl_or_inf(log_eta):
     controller, kl, ok = kl_at(log_eta)
     return controller, jnp.where(ok & jnp.isfinite(kl), kl, jnp.inf)
@@ -138,7 +145,9 @@ def search_eta(kl_at, epsilon, log_eta_range=(-10.0, 25.0), iterations: int = 60
 
   _, hi = jax.lax.fori_loop(0, iterations, bisect, tuple(map(jnp.float32, log_eta_range)))
   controller, kl = kl_or_inf(hi)
-  return Update(controller, jnp.exp(hi), kl)
+  ok = jnp.isfinite(kl) & all_finite(controller)
+  return Update(keep_if(ok, controller, prev), jnp.where(ok, jnp.exp(hi), jnp.inf),
+                jnp.where(ok, kl, 0.0), ~ok)
 
 
 def plain_lqr(dynamics: LinearDynamics, quadratic: QuadraticCost) -> tuple:
