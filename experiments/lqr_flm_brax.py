@@ -72,10 +72,11 @@ def main(argv):
     return -tr.reward.sum(0), tr.next_obs[-1]
 
   low, high = -1.0, 1.0
-  zero_cost, _ = jax.jit(baseline)(lambda obs, key: jnp.zeros((C, m)), jax.random.PRNGKey(1))
-  random_costs = [jax.jit(baseline)(
-      lambda obs, key: jax.random.uniform(key, (C, m), minval=low, maxval=high),
-      jax.random.PRNGKey(100 + i))[0] for i in range(5)]
+  zero_cost, _ = jax.jit(lambda key: baseline(lambda obs, k: jnp.zeros((C, m)), key))(
+      jax.random.PRNGKey(1))
+  random_run = jax.jit(lambda key: baseline(
+      lambda obs, k: jax.random.uniform(k, (C, m), minval=low, maxval=high), key)[0])
+  random_costs = [random_run(jax.random.PRNGKey(100 + i)) for i in range(5)]
 
   key, rows, started = jax.random.PRNGKey(FLAGS.seed), [], time.perf_counter()
   for i in range(FLAGS.iterations):

@@ -22,6 +22,7 @@ from mbrl_jax.envs.base import Task
 from mbrl_jax.envs.cartpole import CartpoleSwingup
 from mbrl_jax.envs.linear import LinearQuadratic
 from mbrl_jax.envs.pendulum import Pendulum
+from mbrl_jax.envs.pixels import PixelObservation
 from mbrl_jax.envs.point_mass import PointMass
 from mbrl_jax.envs.two_link_arm import TwoLinkArm
 from mbrl_jax.envs.wrappers import AutoResetWrapper
@@ -34,6 +35,9 @@ TASKS: Dict[str, Type[Task]] = {
     'two_link_arm': TwoLinkArm,
     'linear_quadratic': LinearQuadratic,
 }
+# Tasks seen through a camera: observation (image, joint state), the state inside
+# (pixels.PixelObservation, 64 x 64 RGB).
+PIXEL_TASKS: Dict[str, Type[Task]] = {'visual_arm': TwoLinkArm}
 BRAX_PREFIX = 'brax/'
 BRAX_EPISODE_LENGTH = 1000  # brax.training's default
 WRAPPER_KWARGS = ('episode_length', 'action_repeat', 'auto_reset')
@@ -57,7 +61,7 @@ BRAX_ENVS = {
 
 def names() -> List[str]:
   """Every name `make` accepts."""
-  return sorted(TASKS) + [BRAX_PREFIX + n for n in sorted(BRAX_ENVS)]
+  return sorted(TASKS) + sorted(PIXEL_TASKS) + [BRAX_PREFIX + n for n in sorted(BRAX_ENVS)]
 
 
 def _constructor_defaults(cls) -> Dict[str, Any]:
@@ -127,15 +131,17 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
   """An env by name, wrapped with an episode limit and, by default, auto-reset.
 
   Args:
-    name: a JAX-native task (see `names()`) or 'brax/<env>' for a Brax env.
+    name: a JAX-native task (see `names()`), a task seen through a camera
+      ('visual_arm': the two-link arm observed as a 64 x 64 RGB image and its joint
+      state, pixels.PixelObservation), or 'brax/<env>' for a Brax env.
     episode_length: steps per episode; defaults to the task's standard horizon
       (Brax envs: 1000).
     action_repeat: env steps per action (brax's EpisodeWrapper).
     auto_reset: when an episode ends, start a new one from a fresh random state.
     **kwargs: passed to the task's constructor (Brax: e.g. backend='positional').
   """
-  if name in TASKS:
-    cls = TASKS[name]
+  if name in TASKS or name in PIXEL_TASKS:
+    cls = TASKS.get(name) or PIXEL_TASKS[name]
     defaults = _constructor_defaults(cls)
   elif name.startswith(BRAX_PREFIX) and name[len(BRAX_PREFIX):] in BRAX_ENVS:
     cls = BRAX_ENVS[name[len(BRAX_PREFIX):]]
@@ -154,6 +160,8 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
   with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message=BRAX_NOTICE)
     env = cls(**kwargs)
+  if name in PIXEL_TASKS:
+    env = PixelObservation(env)
   if episode_length is None:
     episode_length = getattr(env, 'episode_length', BRAX_EPISODE_LENGTH)
   env = EpisodeWrapper(env, int(episode_length), int(action_repeat))

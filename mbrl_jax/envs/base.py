@@ -99,5 +99,12 @@ def bounds(low, high, size: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def task_of(env) -> Optional['Task']:
   """The JAX-native task under an env's wrappers (its pure dynamics, reward and
-  termination functions), or None for an env without them (Brax)."""
-  return env.unwrapped if isinstance(env.unwrapped, Task) else None
+  termination functions), or None for an env without them (Brax) and for a task
+  seen through a wrapper whose observation is not its state (pixels)."""
+  layer = env
+  while True:
+    if getattr(layer, 'observes_pixels', False):
+      return None
+    if not hasattr(layer, 'env'):
+      return layer if isinstance(layer, Task) else None
+    layer = layer.env

@@ -31,6 +31,8 @@ class AutoResetWrapper(Wrapper):
     info = dict(state.info, reset_rng=rng, next_obs=state.obs)
     if 'steps' in info:  # EpisodeWrapper's step counter restarts with the episode
       info['steps'] = pick(jnp.zeros_like(info['steps']), info['steps'])
+    if 'state' in info:  # a task's state behind its pixels (pixels.PixelObservation)
+      info['state'] = pick(fresh.info['state'], info['state'])
     return state.replace(
         pipeline_state=jax.tree.map(pick, fresh.pipeline_state, state.pipeline_state),
         obs=pick(fresh.obs, state.obs),
