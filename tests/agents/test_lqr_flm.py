@@ -110,10 +110,10 @@ def test_update_without_a_finite_step_keeps_the_old_controller():
   no eta with a finite solution: update returns the old controller, KL 0, eta inf,
   failed; the same problem with the stable dynamics does not fail."""
   dynamics, cost, prev, mu0, sigma0, _ = problem()
-  assert not bool(lqr_flm.update(dynamics, cost, prev, 1.0, mu0, sigma0).failed)
+  assert not bool(lqr_flm.failed(lqr_flm.update(dynamics, cost, prev, 1.0, mu0, sigma0)))
   exploding = dynamics.replace(A=jnp.broadcast_to(1e20 * jnp.eye(N_X), dynamics.A.shape))
   result = lqr_flm.update(exploding, cost, prev, 1.0, mu0, sigma0)
-  assert bool(result.failed) and float(result.kl) == 0.0 and np.isinf(float(result.eta))
+  assert bool(lqr_flm.failed(result)) and float(result.kl) == 0.0 and np.isinf(float(result.eta))
   for new, old in zip(jax.tree.leaves(result.controller), jax.tree.leaves(prev)):
     np.testing.assert_array_equal(new, old)
 

@@ -227,11 +227,10 @@ def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
       adapted = adapt_nu(nu, kl, config.kl_target, config.nu_increase, config.nu_decrease,
                          *config.nu_range)
       nu = jnp.where(index == config.inner_iterations - 1, adapted, nu)
-      return (params, opt_state, var, lam, nu, step), (losses, kl.sum(-1), step.failed)
+      return (params, opt_state, var, lam, nu, step), (losses, kl.sum(-1), trajectory_opt.failed(step))
 
     K = config.inner_iterations
-    dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C),
-                                  jnp.zeros(C, bool))
+    dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C))
     (params, opt_state, var, lam, nu, step), (losses, kls, failed) = jax.lax.scan(
         inner, (params, opt_state, var, state.lam, state.nu, dummy),
         (jnp.arange(K), jax.random.split(inner_key, K)))

@@ -111,7 +111,7 @@ def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
     policy_cost, _ = evaluate(params, starts, eval_key)
     metrics = {'cost': samples.cost.mean(1), 'policy_cost': policy_cost, 'laplace': laplace,
                'predicted': new_predicted, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
-               'failed_c_steps': step.failed.astype(jnp.float32),
+               'failed_c_steps': trajectory_opt.failed(step).astype(jnp.float32),
                's_loss_first': losses[:10].mean(), 's_loss_last': losses[-10:].mean(),
                'skipped_updates': skipped + caught_up_skipped,
                'policy_std': jnp.sqrt(var)}

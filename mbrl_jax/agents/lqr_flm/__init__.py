@@ -9,8 +9,8 @@ prior, update, adapt epsilon), to vmap over conditions.
 """
 
 from mbrl_jax.agents.lqr_flm import train
-from mbrl_jax.agents.lqr_flm.trajectory_opt import (QuadraticCost, Update, expected_cost,
+from mbrl_jax.agents.lqr_flm.trajectory_opt import (QuadraticCost, Update, expected_cost, failed,
                                                     plain_lqr, quadratic_cost, solve, update)
 
-__all__ = ['QuadraticCost', 'Update', 'expected_cost', 'plain_lqr', 'quadratic_cost', 'solve',
-           'train', 'update']
+__all__ = ['QuadraticCost', 'Update', 'expected_cost', 'failed', 'plain_lqr', 'quadratic_cost',
+           'solve', 'train', 'update']

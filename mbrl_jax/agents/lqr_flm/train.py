@@ -150,7 +150,7 @@ def make_iteration(env, num_samples: int, sigma0, num_clusters: int = 1,
         trajectory_opt.expected_cost(step.controller, dynamics, quadratic, x0, sigma0)
         - trajectory_opt.expected_cost(condition.controller, dynamics, quadratic, x0, sigma0))
     metrics = {'cost': actual, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
-               'predicted_cost': predicted, 'failed': step.failed}
+               'predicted_cost': predicted, 'failed': trajectory_opt.failed(step)}
     return Condition(step.controller, epsilon, actual, predicted), metrics
 
   return iteration

@@ -19,7 +19,7 @@ covariance eta Q_uu^{-1}). An eta whose Q_tilde_uu is not positive definite has 
 solution and counts as too small. When no eta in the searched range gives a finite
 controller and KL (the old controller's marginals diverge under the fit, say),
 `update` returns the old controller itself, eta's limit at infinity, and says so
-(`Update.failed`).
+(eta = inf: `failed(update)`).
 
 All functions are pure and jit/vmap-able: conditions are a vmap.
 """
@@ -48,7 +48,11 @@ class Update(NamedTuple):
   controller: lg.LinearGaussianController
   eta: jax.Array  # the multiplier found
   kl: jax.Array   # KL(p(tau) || p_bar(tau)) of the new controller
-  failed: jax.Array  # no finite step was found: the old controller is kept
+
+
+def failed(update: Update) -> jax.Array:
+  """True where no finite step was found and the old controller was kept."""
+  return ~jnp.isfinite(update.eta)
 
 
 def quadratic_cost(cost: Cost, marginals: lg.TrajectoryMarginals) -> QuadraticCost:
@@ -132,7 +136,7 @@ def search_eta(kl_at, prev: lg.LinearGaussianController, epsilon, log_eta_range=
   -> (controller, KL, ok). The KL falls as eta grows; an eta without a solution (ok
   false, or a non-finite KL) counts as too small. Returns the bracket's upper end,
   whose KL is <= epsilon once the bracket holds it; prev itself (eta = inf, KL 0,
-  failed) when even the upper end has no finite solution."""
+  `failed`) when even the upper end has no finite solution."""
   def kl_or_inf(log_eta):
     controller, kl, ok = kl_at(log_eta)
     return controller, jnp.where(ok & jnp.isfinite(kl), kl, jnp.inf)
@@ -147,7 +151,7 @@ def search_eta(kl_at, prev: lg.LinearGaussianController, epsilon, log_eta_range=
   controller, kl = kl_or_inf(hi)
   ok = jnp.isfinite(kl) & all_finite(controller)
   return Update(keep_if(ok, controller, prev), jnp.where(ok, jnp.exp(hi), jnp.inf),
-                jnp.where(ok, kl, 0.0), ~ok)
+                jnp.where(ok, kl, 0.0))
 
 
 def plain_lqr(dynamics: LinearDynamics, quadratic: QuadraticCost) -> tuple:
