@@ -223,3 +223,15 @@ def copy_pretrained(source, target, parts: Sequence[str] = ('trunk', 'head')):
   for part in parts:
     vision[part] = source['params']['vision'][part]
   return {**target, 'params': {**target['params'], 'vision': vision}}
+
+
+def points_in_image(points, feature_shape, kernel_sizes: Sequence[int] = (7, 5, 5),
+                    strides: Sequence[int] = (2, 1, 1)):
+  """Feature points [..., 2K] (normalised over the trunk's output map of feature_shape
+  (H', W')) -> input-image pixel coordinates (column, row) [..., K, 2], each the centre
+  of the receptive field of the map position (pixel (i, j)'s centre is (j, i)): through
+  each 'VALID' conv backwards, input = output * stride + (kernel - 1) / 2."""
+  cols_rows = to_pixels(points, *feature_shape).reshape(points.shape[:-1] + (-1, 2))
+  for kernel, stride in reversed(list(zip(kernel_sizes, strides))):
+    cols_rows = cols_rows * stride + (kernel - 1) / 2
+  return cols_rows

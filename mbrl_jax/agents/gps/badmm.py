@@ -170,11 +170,12 @@ def weighted_policy_variance(precision, nu):
   return nu.sum() / diag.sum(0)
 
 
-def build(env, config: ml_collections.ConfigDict = None) -> BADMM:
+def build(env, config: ml_collections.ConfigDict = None, network=None,
+          optimizer=None) -> BADMM:
   """BADMM GPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.train.cost_fn)."""
+  its reward (lqr_flm.train.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
-  parts = common.setup(env, config)
+  parts = common.setup(env, config, network, optimizer)
   cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
   apply = net.apply
 

@@ -57,14 +57,19 @@ class Setup(NamedTuple):
   cost: Callable          # (x, u, t) -> scalar: minus the env's reward
   sizes: tuple            # (T, n, m)
   sigma0: jax.Array       # [n, n] the start-state noise
-  net: policy.MLP
+  net: Any               # a flax module: state [..., n] -> mean action [..., m]
   optimizer: optax.GradientTransformation
   evaluate: Callable      # (params, starts [C, n], key) -> (cost [C], final obs [C, n])
 
 
-def setup(env, config) -> Setup:
+def setup(env, config, network=None, optimizer=None) -> Setup:
+  """The shared parts. network: the global policy's mean as a flax module of the
+  state [..., n] -> action [..., m] (default: an MLP of config.hidden_sizes; a
+  visuomotor one renders the state and sees only pixels and joints); optimizer: its
+  optax transformation (default: Adam at config.learning_rate; mask one to freeze
+  parts of the network)."""
   T, n, m = env.episode_length, env.observation_size, env.action_size
-  net = policy.MLP(tuple(config.hidden_sizes), m, config.activation)
+  net = network or policy.MLP(tuple(config.hidden_sizes), m, config.activation)
 
   def evaluate(params, starts, key):
     """pi_theta's mean run deterministically from each start for T steps."""
@@ -74,7 +79,7 @@ def setup(env, config) -> Setup:
     return -tr.reward.sum(0), tr.next_obs[-1]
 
   return Setup(train.cost_fn(env), (T, n, m), config.sigma0 * jnp.eye(n), net,
-               optax.adam(config.learning_rate), evaluate)
+               optimizer or optax.adam(config.learning_rate), evaluate)
 
 
 def initial_state(setup_: Setup, config, key, num_conditions: int) -> dict:

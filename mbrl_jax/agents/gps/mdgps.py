@@ -61,11 +61,13 @@ def estimated_cost(cost, controller: lg.LinearGaussianController, dynamics, x0, 
   return trajectory_opt.expected_cost(controller, dynamics, quadratic, x0, sigma0)
 
 
-def build(env, config: ml_collections.ConfigDict = None) -> MDGPS:
+def build(env, config: ml_collections.ConfigDict = None, network=None,
+          optimizer=None) -> MDGPS:
   """MDGPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.train.cost_fn)."""
+  its reward (lqr_flm.train.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
-  cost, (T, n, m), sigma0, net, optimizer, evaluate = parts = common.setup(env, config)
+  parts = common.setup(env, config, network, optimizer)
+  cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
   apply = net.apply
 
   def init(key, num_conditions: int) -> GPSState:
