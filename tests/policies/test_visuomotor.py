@@ -115,3 +115,27 @@ def test_pretrained_trunk_copies_into_the_policy():
   assert not np.allclose(before, pose.apply(pose_params, image, method=vm.PoseNet.feature_maps))
   # The policy's own layers are untouched.
   assert copied['params']['out'] is policy_params['params']['out']
+
+
+def test_feature_points_map_back_to_their_receptive_field_centres():
+  """A one-hot map at (i, j) of the trunk's output maps to the centre of the input
+  pixels that position sees: those where the gradient of that output through the
+  trunk's convolutions (all-ones kernels, no ReLU cut) is non-zero."""
+  kernels, strides = (5, 3, 3), (2, 1, 1)
+  image = jnp.ones((1, 32, 32, 1))
+
+  def trunk(x):
+    for k, s in zip(kernels, strides):
+      x = jax.lax.conv_general_dilated(x, jnp.ones((k, k, 1, 1)), (s, s), 'VALID',
+                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    return x
+
+  out_h, out_w = trunk(image).shape[1:3]
+  for i, j in [(0, 0), (3, 7), (out_h - 1, out_w - 1)]:
+    grad = np.asarray(jax.grad(lambda x: trunk(x)[0, i, j, 0])(image))[0, :, :, 0]
+    rows, cols = np.nonzero(grad)
+    onehot = jnp.zeros((out_h, out_w, 1)).at[i, j, 0].set(50.0)
+    point = vm.expected_positions(onehot, 1.0)
+    col, row = np.asarray(vm.points_in_image(point, (out_h, out_w), kernels, strides))[0]
+    np.testing.assert_allclose([col, row], [(cols.min() + cols.max()) / 2,
+                                            (rows.min() + rows.max()) / 2], atol=1e-3)
