@@ -228,7 +228,8 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
       adapted = adapt_nu(nu, kl, config.kl_target, config.nu_increase, config.nu_decrease,
                          *config.nu_range)
       nu = jnp.where(index == config.inner_iterations - 1, adapted, nu)
-      return (params, opt_state, var, lam, nu, step), (losses, kl.sum(-1), trajectory_opt.failed(step))
+      outputs = (losses, kl.sum(-1), trajectory_opt.failed(step))
+      return (params, opt_state, var, lam, nu, step), outputs
 
     K = config.inner_iterations
     dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C))
