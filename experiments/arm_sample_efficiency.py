@@ -62,7 +62,7 @@ def make_evaluator(env):
 
   def evaluate(policy):
     key = jax.random.PRNGKey(0)
-    state = data.reset(env, key, starts.shape[0]).replace(obs=starts)
+    state = data.reset_to(env, key, starts)
     _, experience = acting.unroll(env, state, policy, key, env.episode_length)
     final = experience.transition.next_obs[-1]
     distance = jnp.linalg.norm(task.tip_position(final) - final[:, 6:8], axis=-1)

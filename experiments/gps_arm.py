@@ -72,7 +72,7 @@ def run_lqr_flm(env, starts, held_out, keys):
   iteration = jax.vmap(train.make_iteration(env, NUM_SAMPLES, sigma0, NUM_CLUSTERS))
 
   def mean_run(controller, x0):
-    state = data.reset(env, jax.random.PRNGKey(0), 1).replace(obs=x0[None])
+    state = data.reset_to(env, jax.random.PRNGKey(0), x0[None])
 
     def step(state, t):
       action = lg.mean_action(controller, state.obs[0], t)[None]

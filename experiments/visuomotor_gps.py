@@ -82,7 +82,7 @@ def success(env, net, params, render_config, goals, key):
   starts = starts.at[:, :4].set(jnp.stack([jnp.cos(q[:, 0]), jnp.sin(q[:, 0]),
                                            jnp.cos(q[:, 1]), jnp.sin(q[:, 1])], -1))
   policy_net = net.clone(render_config=render_config)
-  state = data.reset(env, key, starts.shape[0]).replace(obs=starts)
+  state = data.reset_to(env, key, starts)
   _, experience = acting.unroll(env, state, lambda obs, _: policy_net.apply(params, obs), key,
                                 env.episode_length)
   final = experience.transition.next_obs[-1]
@@ -100,12 +100,12 @@ def run_variant(variant, env, pose_params, controllers, key):
   config.update(dict(num_clusters=4, init_std=0.1**0.5, sgd_steps=FLAGS.sgd_steps,
                      batch_size=64))
   net, frozen = vp.make(variant, 2, plain, **NETWORK)
-  algo = badmm.build(env, config, net, vp.optimizer(1e-3, frozen))
+  optimizer = vp.optimizer(1e-3, frozen)
+  algo = badmm.build(env, config, net, optimizer)
   starts = two_link_arm.straight_starts(two_link_arm.TRAIN_GOALS)
   init_key, key = jax.random.split(key)
   state = algo.init(init_key, starts.shape[0])
   params = vp.with_pretrained(variant, state.params, pose_params)
-  optimizer = vp.optimizer(1e-3, frozen)
   state = state.replace(params=params, opt_state=optimizer.init(params), controllers=controllers)
   iteration = jax.jit(algo.iteration)
   costs = []

@@ -42,3 +42,9 @@ def random_policy(env: Env) -> Policy:
 def reset(env: Env, key: jax.Array, num_envs: int) -> State:
   """A batch of `num_envs` independent initial states."""
   return jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+
+def reset_to(env: Env, key: jax.Array, obs: jax.Array) -> State:
+  """A batch of initial states at the given observations [N, obs] (JAX-native tasks,
+  whose observation is their whole state; the rest of each state from a reset)."""
+  return reset(env, key, obs.shape[0]).replace(obs=obs)

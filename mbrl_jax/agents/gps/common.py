@@ -73,7 +73,7 @@ def setup(env, config, network=None, optimizer=None) -> Setup:
 
   def evaluate(params, starts, key):
     """pi_theta's mean run deterministically from each start for T steps."""
-    env_state = data.reset(env, key, starts.shape[0]).replace(obs=starts)
+    env_state = data.reset_to(env, key, starts)
     _, experience = acting.unroll(env, env_state, lambda obs, _: net.apply(params, obs), key, T)
     tr = experience.transition
     return -tr.reward.sum(0), tr.next_obs[-1]

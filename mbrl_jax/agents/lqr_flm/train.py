@@ -75,10 +75,9 @@ def sample(env, controller: lg.LinearGaussianController, start, sigma0, key,
   if isinstance(start, State):
     state = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_samples,) + a.shape), start)
   else:
-    state = data.reset(env, start_key, num_samples)
     noise = jax.random.multivariate_normal(noise_key, jnp.zeros_like(start), sigma0,
                                            (num_samples,))
-    state = state.replace(obs=start + noise)
+    state = data.reset_to(env, start_key, start + noise)
 
   def step(state, inputs):
     t, step_key = inputs
