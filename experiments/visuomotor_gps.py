@@ -14,9 +14,10 @@ The three stages, per seed:
                         an MLP.
 Evaluation: the policy's mean run for 100 steps from each goal's straight start with
 the joints perturbed by U(-0.05, 0.05) rad (`--trials` per goal); success = the tip
-ends within `--radius` of the target. Cells: training goals (two_link_arm.TRAIN_GOALS),
-the spatial test (HELD_OUT_GOALS, never sampled), the visual test (training goals with
-three distractor objects drawn in the scene). A blind policy (the same network with
+ends within `--radius` of the target. Cells: training goals (two_link_arm.TRAIN_GOALS,
+or EIGHT_GOALS with --goal_set=eight), the spatial test (HELD_OUT_GOALS or
+EIGHT_HELD_OUT, never sampled), the visual test (training goals with three distractor
+objects drawn in the scene). A blind policy (the same network with
 the target erased from its images) gives the floor.
 
 CPU scale: 32 x 32 images, trunk 16 / 8 / 8 channels (kernels 5 / 3 / 3).
@@ -26,6 +27,7 @@ CPU scale: 32 x 32 images, trunk 16 / 8 / 8 channels (kernels 5 / 3 / 3).
 Writes experiments/results/visuomotor/success_table.json and prints it.
 """
 
+import math
 import os
 import time
 
@@ -39,9 +41,31 @@ flags.DEFINE_integer('gps_iterations', 10, 'Stage 3: BADMM iterations.')
 flags.DEFINE_integer('sgd_steps', 200, 'Adam steps per S-step.')
 flags.DEFINE_integer('trials', 5, 'Evaluation runs per goal and cell.')
 flags.DEFINE_float('radius', 0.1, 'Success: final tip distance below this.')
+flags.DEFINE_enum('goal_set', 'four', ['four', 'eight'],
+                  'four: two_link_arm.TRAIN_GOALS / HELD_OUT_GOALS; eight: EIGHT_GOALS, with '
+                  'the seven goals halfway between neighbours as the spatial test.')
 flags.DEFINE_string('out', 'experiments/results/visuomotor', 'Output folder.')
 FLAGS = flags.FLAGS
 NETWORK = dict(channels=(16, 8, 8), kernel_sizes=(5, 3, 3), strides=(2, 1, 1))
+
+
+def _fan(angles, radii):
+  return tuple((round(r * math.cos(math.radians(a)), 4), round(r * math.sin(math.radians(a)), 4))
+               for a, r in zip(angles, radii))
+
+
+# Eight training goals 12 degrees apart over the four goals' span (-48 to 36 degrees),
+# radii alternating 1.40 / 1.55; the spatial test is the seven goals halfway between.
+EIGHT_GOALS = _fan(range(-48, 37, 12), [1.40, 1.55] * 4)
+EIGHT_HELD_OUT = _fan(range(-42, 31, 12), [1.475] * 7)
+
+
+def goal_sets():
+  """(training goals, spatial-test goals) of `--goal_set`."""
+  from mbrl_jax.envs import two_link_arm
+  if FLAGS.goal_set == 'eight':
+    return EIGHT_GOALS, EIGHT_HELD_OUT
+  return two_link_arm.TRAIN_GOALS, two_link_arm.HELD_OUT_GOALS
 
 
 def configs():
@@ -102,7 +126,8 @@ def run_variant(variant, env, pose_params, controllers, key):
   net, frozen = vp.make(variant, 2, plain, **NETWORK)
   optimizer = vp.optimizer(1e-3, frozen)
   algo = badmm.build(env, config, net, optimizer)
-  starts = two_link_arm.straight_starts(two_link_arm.TRAIN_GOALS)
+  train_goals, held_out_goals = goal_sets()
+  starts = two_link_arm.straight_starts(train_goals)
   init_key, key = jax.random.split(key)
   state = algo.init(init_key, starts.shape[0])
   params = vp.with_pretrained(variant, state.params, pose_params)
@@ -116,10 +141,10 @@ def run_variant(variant, env, pose_params, controllers, key):
     costs.append(round(float(metrics['policy_cost'].mean()), 3))
   seconds = time.perf_counter() - started
   eval_key = jax.random.PRNGKey(1234)
-  cells = {'training': (plain, two_link_arm.TRAIN_GOALS),
-           'spatial_test': (plain, two_link_arm.HELD_OUT_GOALS),
-           'visual_test': (cluttered, two_link_arm.TRAIN_GOALS),
-           'blind_training': (blind, two_link_arm.TRAIN_GOALS)}
+  cells = {'training': (plain, train_goals),
+           'spatial_test': (plain, held_out_goals),
+           'visual_test': (cluttered, train_goals),
+           'blind_training': (blind, train_goals)}
   out = {'policy_cost_per_iteration': costs, 'gps_seconds': round(seconds, 1),
          'skipped_updates': float(metrics['skipped_updates'])}
   for cell, (render_config, goals) in cells.items():
@@ -140,8 +165,10 @@ def main(argv):
   compilation_cache.enable()
   env = envs.make('two_link_arm')
   plain, _, _ = configs()
-  starts = two_link_arm.straight_starts(two_link_arm.TRAIN_GOALS)
-  result = {'radius': FLAGS.radius, 'trials_per_goal': FLAGS.trials, 'goals_per_cell': 4,
+  train_goals, held_out_goals = goal_sets()
+  starts = two_link_arm.straight_starts(train_goals)
+  result = {'radius': FLAGS.radius, 'trials_per_goal': FLAGS.trials,
+            'goals': {'training': train_goals, 'spatial_test': held_out_goals},
             'stages': {'pose_steps': FLAGS.pose_steps, 'lqr_iterations': FLAGS.lqr_iterations,
                        'gps_iterations': FLAGS.gps_iterations, 'sgd_steps': FLAGS.sgd_steps},
             'seeds': {}}
