@@ -31,7 +31,7 @@ from mbrl_jax.agents import _common
 from mbrl_jax.agents.base import Agent
 from mbrl_jax.checks import check
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import task_of
+from mbrl_jax.envs.base import pure_functions
 from mbrl_jax.guards import keep_if
 
 
@@ -86,12 +86,11 @@ def model_parts(config, env, sample_batch_size: int) -> ModelParts:
   termination functions (None where the model learns them: `config.model.learn_reward`,
   `learn_termination`)."""
   ensemble = models.Ensemble(config.model, env.observation_size, env.action_size)
-  task = task_of(env)
+  reward_fn, termination_fn = pure_functions(env)
   return ModelParts(ensemble, models.Trainer(ensemble),
                     replay.make_replay_buffer(config.buffer_capacity, sample_batch_size),
-                    None if config.model.learn_reward else task.reward_fn,
-                    None if task is None or config.model.learn_termination
-                    else task.termination_fn)
+                    None if config.model.learn_reward else reward_fn,
+                    None if config.model.learn_termination else termination_fn)
 
 
 def check_config(config, env, agent: str, starts: Optional[str] = None,
@@ -112,8 +111,9 @@ def check_config(config, env, agent: str, starts: Optional[str] = None,
           f'config.{starts} ({config[starts]}) must be a multiple of '
           f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
   or_learned = ' or config.model.learn_reward' if learned_reward_ok else ''
-  check(task_of(env) is not None or (learned_reward_ok and config.model.learn_reward),
-        f'{agent} needs the task\'s reward function (a JAX-native task){or_learned}; '
+  check(pure_functions(env)[0] is not None or (learned_reward_ok and config.model.learn_reward),
+        f'{agent} needs the task\'s reward function (a JAX-native task or a DM Control '
+        f'task whose reward reads only the observation){or_learned}; '
         f'{type(env.unwrapped).__name__} has none.')
 
 

@@ -37,7 +37,7 @@ from mbrl_jax import acting, data, models, planners
 from mbrl_jax.agents import model_based
 from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
 from mbrl_jax.data import replay
-from mbrl_jax.envs.base import task_of
+from mbrl_jax.envs.base import pure_functions, task_of
 
 DYNAMICS = ('true', 'learned')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
@@ -136,9 +136,17 @@ def _validate(config, env):
         f'config.ilqr.feedback must be True or False, got {config.ilqr.feedback!r}.')
   check(isinstance(config.random_steps, int) and config.random_steps >= 0,
         f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
-  model_based.check_config(config, env, 'mpc',
-                           starts='num_particles' if config.dynamics == 'learned' else None,
-                           learned_reward_ok=False)
+  learned = config.dynamics == 'learned'
+  check(learned or task_of(env) is not None,
+        f'mpc with dynamics=\'true\' plans with a JAX-native task\'s own dynamics; '
+        f'{type(env.unwrapped).__name__} has none: use dynamics=\'learned\'.')
+  # The shooting planners can score plans by the model's reward head; iLQR needs the
+  # task's reward to differentiate.
+  check(not (learned and config.planner == 'ilqr' and config.model.learn_reward),
+        'the ilqr planner differentiates the task\'s reward function: set '
+        'config.model.learn_reward=False.')
+  model_based.check_config(config, env, 'mpc', starts='num_particles' if learned else None,
+                           learned_reward_ok=learned and config.planner != 'ilqr')
   per_env = config.steps_per_chunk // config.num_envs
   check(per_env % config.replan_every == 0,
         f'config.replan_every ({config.replan_every}) must divide the steps per env of a '
@@ -155,6 +163,11 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
   task = task_of(env)
   learned = config.dynamics == 'learned'
+  reward_fn, termination_fn = pure_functions(env)
+  if learned and config.model.learn_reward:
+    reward_fn = None  # the model's reward head
+  if learned and config.model.learn_termination:
+    termination_fn = None
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
   middle = (low + high) / 2
   horizon, k = config.horizon, config.replan_every
@@ -175,7 +188,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       out = models.rollout(ensemble, model, key, jnp.broadcast_to(obs, (particles,) + obs.shape),
                            horizon, config.propagation,
                            actions=jnp.broadcast_to(actions, (particles,) + actions.shape),
-                           reward_fn=task.reward_fn, termination_fn=task.termination_fn)
+                           reward_fn=reward_fn, termination_fn=termination_fn)
       return out.returns.mean()
     return objective
 
@@ -198,7 +211,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       def cost(x, u, t):
         # Unconstrained iLQR: bounds become a smooth penalty; executed actions are clipped.
         excess = jnp.maximum(jnp.abs(u - middle) - half, 0.0)
-        stage = -task.reward_fn(x, u, dynamics(x, u, t)) + config.ilqr.bound_penalty * jnp.sum(
+        stage = -reward_fn(x, u, dynamics(x, u, t)) + config.ilqr.bound_penalty * jnp.sum(
             excess**2)
         return jnp.where(t < horizon, stage, 0.0)
 

@@ -1,4 +1,5 @@
-"""Environments: `make(name, **kwargs)` for the JAX-native tasks and Brax's envs.
+"""Environments: `make(name, **kwargs)` for the JAX-native tasks, Brax's envs and MuJoCo
+Playground's DM Control suite ('dmc/<Task>', the optional extra `mbrl_jax[playground]`).
 
 Every env is a brax `Env` (reset(rng) -> State, step(state, action) -> State,
 observation_size, action_size), unbatched: batch it with `jax.vmap`.
@@ -17,6 +18,7 @@ from brax.envs import (ant, fast, half_cheetah, hopper, humanoid, humanoidstandu
 from brax.envs.base import Env, PipelineEnv
 from brax.envs.wrappers.training import EpisodeWrapper
 
+from mbrl_jax.envs import playground
 from mbrl_jax.envs.acrobot import AcrobotSwingup
 from mbrl_jax.envs.base import Task
 from mbrl_jax.envs.cartpole import CartpoleSwingup
@@ -61,7 +63,8 @@ BRAX_ENVS = {
 
 def names() -> List[str]:
   """Every name `make` accepts."""
-  return sorted(TASKS) + sorted(PIXEL_TASKS) + [BRAX_PREFIX + n for n in sorted(BRAX_ENVS)]
+  return (sorted(TASKS) + sorted(PIXEL_TASKS) + [BRAX_PREFIX + n for n in sorted(BRAX_ENVS)]
+          + [playground.PREFIX + n for n in playground.TASKS])
 
 
 def _constructor_defaults(cls) -> Dict[str, Any]:
@@ -126,17 +129,19 @@ def _check_wrapper_options(episode_length, action_repeat, auto_reset) -> None:
     raise ValueError(f'auto_reset must be true or false, got {auto_reset!r}.')
 
 
-def make(name: str, episode_length: int = None, action_repeat: int = 1,
+def make(name: str, episode_length: int = None, action_repeat: int = None,
          auto_reset: bool = True, **kwargs) -> Env:
   """An env by name, wrapped with an episode limit and, by default, auto-reset.
 
   Args:
     name: a JAX-native task (see `names()`), a task seen through a camera
       ('visual_arm': the two-link arm observed as a 64 x 64 RGB image and its joint
-      state, pixels.PixelObservation), or 'brax/<env>' for a Brax env.
-    episode_length: steps per episode; defaults to the task's standard horizon
-      (Brax envs: 1000).
-    action_repeat: env steps per action (brax's EpisodeWrapper).
+      state, pixels.PixelObservation), 'brax/<env>' for a Brax env, or
+      'dmc/<Task>' for a DM Control task of MuJoCo Playground (playground.DmcEnv).
+    episode_length: env steps per episode; defaults to the task's standard horizon
+      (Brax envs: 1000; DM Control: Playground's config, 1000).
+    action_repeat: env steps per action (brax's EpisodeWrapper); defaults to 1
+      (DM Control: Playground's config, 1).
     auto_reset: when an episode ends, start a new one from a fresh random state.
     **kwargs: passed to the task's constructor (Brax: e.g. backend='positional').
   """
@@ -149,6 +154,10 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
     pipeline = _constructor_defaults(PipelineEnv)
     defaults = {k: pipeline[k] for k in ('backend', 'n_frames', 'debug')}
     defaults.update(_constructor_defaults(cls))
+  elif name.startswith(playground.PREFIX) and name[len(playground.PREFIX):] in playground.TASKS:
+    cls = lambda **options: playground.DmcEnv(name[len(playground.PREFIX):], **options)
+    defaults = {k: v for k, v in _constructor_defaults(playground.DmcEnv).items()
+                if k != 'task'}
   else:
     raise ValueError(f'Unknown env {name!r}; valid names: {", ".join(names())}.')
   unknown = sorted(set(kwargs) - set(defaults))
@@ -164,6 +173,8 @@ def make(name: str, episode_length: int = None, action_repeat: int = 1,
     env = PixelObservation(env)
   if episode_length is None:
     episode_length = getattr(env, 'episode_length', BRAX_EPISODE_LENGTH)
+  if action_repeat is None:
+    action_repeat = getattr(env, 'action_repeat', 1)
   env = EpisodeWrapper(env, int(episode_length), int(action_repeat))
   if auto_reset:
     env = AutoResetWrapper(env)

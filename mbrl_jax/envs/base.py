@@ -7,7 +7,7 @@ planner may use. Reward and termination are pure functions of
 the same reward seen by optimal-control planners (trajax convention).
 """
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -108,3 +108,19 @@ def task_of(env) -> Optional['Task']:
     if not hasattr(layer, 'env'):
       return layer if isinstance(layer, Task) else None
     layer = layer.env
+
+
+def pure_functions(env) -> Tuple[Optional[Callable], Optional[Callable]]:
+  """(reward_fn, termination_fn) of (obs, action, next_obs) that an env offers, None
+  for what it lacks: a JAX-native task has both; a DM Control task (playground.DmcEnv)
+  has the termination (none) and, where its reward reads only the observation, the
+  reward; Brax envs and tasks seen through pixels have neither."""
+  task = task_of(env)
+  if task is not None:
+    return task.reward_fn, task.termination_fn
+  layer = env
+  while hasattr(layer, 'env'):
+    if getattr(layer, 'observes_pixels', False):
+      return None, None
+    layer = layer.env
+  return getattr(layer, 'reward_fn', None), getattr(layer, 'termination_fn', None)

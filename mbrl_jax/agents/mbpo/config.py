@@ -5,7 +5,7 @@ import ml_collections
 from mbrl_jax import models
 from mbrl_jax.agents import sac
 from mbrl_jax.agents.base import check, check_positive, check_version
-from mbrl_jax.envs.base import task_of
+from mbrl_jax.envs.base import pure_functions
 
 
 VERSIONS = ('paper', 'cpu')  # presets; the first is the default
@@ -64,7 +64,6 @@ def validate(config, env):
   check(num_rollouts % config.model.num_elites == 0,
         f'rollouts_per_step * retrain_every ({num_rollouts}) must be a multiple of '
         f'config.model.num_elites ({config.model.num_elites}).')
-  is_task = task_of(env) is not None
-  check(config.model.learn_reward or is_task,
+  check(config.model.learn_reward or pure_functions(env)[0] is not None,
         f'{type(env.unwrapped).__name__} has no reward function: set '
         'config.model.learn_reward=True.')
