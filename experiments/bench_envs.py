@@ -15,7 +15,8 @@ flags.DEFINE_list('envs', ['pendulum', 'cartpole_swingup', 'acrobot_swingup', 'p
                   'Envs to time.')
 flags.DEFINE_list('batch_sizes', ['1', '64', '1024'], 'Numbers of parallel envs.')
 flags.DEFINE_integer('steps', 1000, 'Scan length for JAX-native tasks.', lower_bound=1)
-flags.DEFINE_integer('brax_steps', 100, 'Scan length for Brax envs.', lower_bound=1)
+flags.DEFINE_integer('brax_steps', 100, 'Scan length for Brax and DM Control (dmc/) envs.',
+                     lower_bound=1)
 flags.DEFINE_string('brax_backend', 'generalized', 'Backend of the Brax envs.')
 flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.', lower_bound=1)
 flags.DEFINE_string('out', None, 'Also write the JSON here.')
@@ -56,11 +57,12 @@ def main(argv):
   for name in FLAGS.envs:
     is_brax = name.startswith('brax/')
     env = envs.make(name, backend=FLAGS.brax_backend) if is_brax else envs.make(name)
-    steps = FLAGS.brax_steps if is_brax else FLAGS.steps
+    simulated = is_brax or name.startswith('dmc/')  # physics engines: shorter scans
+    steps = FLAGS.brax_steps if simulated else FLAGS.steps
     for batch in map(int, FLAGS.batch_sizes):
       row = {'env': name, 'batch': batch, 'steps': steps}
-      if is_brax:
-        row['backend'] = FLAGS.brax_backend
+      if simulated:
+        row['backend'] = env.unwrapped.backend
       row.update(time_rollout(env, batch, steps, FLAGS.repeats))
       rows.append(row)
       print(json.dumps(row), flush=True)
