@@ -13,6 +13,8 @@ flags.DEFINE_string('key', 'eval_return', 'Metric to draw.')
 flags.DEFINE_list('labels', None, 'Line labels (default: workdir names).')
 flags.DEFINE_string('csv', None, 'Also write the curves as CSV here.')
 flags.DEFINE_string('title', None, 'Plot title.')
+flags.DEFINE_integer('action_repeat', 1, 'x axis in env steps: the runs\' agent steps times '
+                     'this (their envs\' action_repeat).', lower_bound=1)
 FLAGS = flags.FLAGS
 
 
@@ -21,9 +23,11 @@ def main(argv):
   from mbrl_jax import plotting
   try:
     out = plotting.plot_workdirs(FLAGS.workdirs, FLAGS.out, FLAGS.key, FLAGS.labels,
-                                 FLAGS.title)
+                                 FLAGS.title, FLAGS.action_repeat)
     if FLAGS.csv:
-      print(f'Wrote {plotting.write_csv(FLAGS.workdirs, FLAGS.csv, FLAGS.key, FLAGS.labels)}')
+      written = plotting.write_csv(FLAGS.workdirs, FLAGS.csv, FLAGS.key, FLAGS.labels,
+                                   FLAGS.action_repeat)
+      print(f'Wrote {written}')
   except ValueError as err:
     sys.exit(f'error: {err}')
   print(f'Wrote {out}')

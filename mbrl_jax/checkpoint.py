@@ -32,6 +32,7 @@ import socket
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -58,6 +59,25 @@ def state_digest(state: Any) -> str:
     digest.update(f'{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}\n'.encode())
     digest.update(array.reshape(-1).view(np.uint8).data)
   return digest.hexdigest()
+
+
+def _is_empty(leaf) -> bool:
+  return 0 in tuple(getattr(leaf, 'shape', ()))
+
+
+def without_empty(tree: Any) -> Any:
+  """The tree with zero-size arrays as None: Orbax refuses to save them, and MJX's data
+  holds some (e.g. `act` of a model without activation states)."""
+  return jax.tree.map(lambda leaf: None if _is_empty(leaf) else leaf, tree)
+
+
+def with_empty(restored: Any, like: Any) -> Any:
+  """`without_empty`'s inverse: the zero-size arrays of `like` (arrays or
+  ShapeDtypeStructs) back in place of the Nones of `restored`."""
+  leaves, treedef = jax.tree.flatten(like)
+  kept = iter(jax.tree.leaves(restored))
+  return jax.tree.unflatten(treedef, [jnp.zeros(leaf.shape, leaf.dtype) if _is_empty(leaf)
+                                      else next(kept) for leaf in leaves])
 
 
 def structure_differences(saved: Any, expected: Any, limit: int = 3) -> List[str]:
@@ -154,7 +174,8 @@ class Checkpointer:
       raise ValueError(f'{self.directory} was opened read-only; cannot save.')
     meta = dict(meta, **{DIGEST_KEY: state_digest(state)})
     self.manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+        state=ocp.args.StandardSave(without_empty(state)), meta=ocp.args.JsonSave(meta)),
+        force=True)
     self.manager.wait_until_finished()
 
   def restore_latest(self, abstract_state: Any, log: Callable[[str], None] = print
@@ -192,7 +213,7 @@ class Checkpointer:
         raise FileNotFoundError('the state\'s tree metadata is missing')
     except Exception as err:  # noqa: BLE001 -- sorted into damage and the rest
       return self._damage_or_raise(step, err)
-    differ = structure_differences(saved, abstract_state)
+    differ = structure_differences(saved, without_empty(abstract_state))
     if differ:
       raise ValueError(
           f'Checkpoint {step} in {self.directory} holds a TrainState of another structure '
@@ -200,13 +221,15 @@ class Checkpointer:
           f'since it was saved; use another workdir or the code it was saved with.')
     try:
       restored = self.manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+          state=ocp.args.StandardRestore(without_empty(abstract_state)),
+          meta=ocp.args.JsonRestore()))
+      state = with_empty(restored.state, abstract_state)
       expected = (restored.meta or {}).get(DIGEST_KEY)
-      if expected is not None and state_digest(restored.state) != expected:
+      if expected is not None and state_digest(state) != expected:
         raise DigestMismatch('state digest mismatch: the data differs from what was saved')
     except Exception as err:  # noqa: BLE001
       return self._damage_or_raise(step, err)
-    return restored.state, restored.meta
+    return state, restored.meta
 
   def _damage_or_raise(self, step: int, err: Exception) -> str:
     reason = damage_reason(err)

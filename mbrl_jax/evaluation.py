@@ -18,7 +18,7 @@ def make_evaluator(env, make_policy: Callable, num_episodes: int
     reset_key, key = jax.random.split(key)
     state = data.reset(env, reset_key, num_episodes)
     policy = acting.per_env(make_policy(params, True))
-    _, experience = acting.unroll(env, state, policy, key, env.episode_length)
+    _, experience = acting.unroll(env, state, policy, key, data.episode_decisions(env))
     return acting.first_episode_return(experience).mean()
 
   return evaluate

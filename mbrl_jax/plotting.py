@@ -65,8 +65,10 @@ def plot_lines(panels: Sequence[Panel], path: str,
 
 
 def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
-                  labels: Optional[Sequence[str]] = None, title: Optional[str] = None) -> str:
-  """One line per workdir (mean over seeds), shaded between min and max."""
+                  labels: Optional[Sequence[str]] = None, title: Optional[str] = None,
+                  action_repeat: int = 1) -> str:
+  """One line per workdir (mean over seeds), shaded between min and max; x in env
+  steps (the runs' agent steps times `action_repeat`)."""
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
@@ -77,7 +79,7 @@ def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
     if not len(steps):
       continue
     label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
-    seeds = int(count.max())
+    seeds, steps = int(count.max()), steps * action_repeat
     line, = ax.plot(steps, mean, label=f'{label} ({seeds} seed{"s" if seeds > 1 else ""})')
     ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
     drawn += 1
@@ -93,8 +95,9 @@ def plot_workdirs(workdirs: Sequence[str], out: str, key: str = 'eval_return',
 
 
 def write_csv(workdirs: Sequence[str], out: str, key: str = 'eval_return',
-              labels: Optional[Sequence[str]] = None) -> str:
-  """The curves as CSV: label, env_steps, mean, min, max, seeds."""
+              labels: Optional[Sequence[str]] = None, action_repeat: int = 1) -> str:
+  """The curves as CSV: label, env_steps (agent steps x action_repeat), mean, min, max,
+  seeds."""
   import csv
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, 'w', newline='') as f:
@@ -103,5 +106,6 @@ def write_csv(workdirs: Sequence[str], out: str, key: str = 'eval_return',
     for i, workdir in enumerate(workdirs):
       label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
       for row in zip(*curve(metrics.read(workdir), key)):
-        writer.writerow([label, int(row[0])] + [float(v) for v in row[1:4]] + [int(row[4])])
+        writer.writerow([label, int(row[0]) * action_repeat] + [float(v) for v in row[1:4]]
+                        + [int(row[4])])
   return out

@@ -107,10 +107,8 @@ def random_returns(env, episodes=1000):
   """Returns of `episodes` uniform-random-action episodes, [episodes]."""
   state = data.reset(env, jax.random.PRNGKey(0), episodes)
   unroll = jax.jit(acting.unroll, static_argnums=(0, 2, 4))
-  # An episode is episode_length env steps, action_repeat of them per agent step.
-  agent_steps = env.episode_length // getattr(env, 'action_repeat', 1)
   _, experience = unroll(env, state, acting.per_env(data.random_policy(env)),
-                         jax.random.PRNGKey(1), agent_steps)
+                         jax.random.PRNGKey(1), data.episode_decisions(env))
   return np.asarray(experience.episode_return[-1])
 
 

@@ -86,6 +86,9 @@ def test_csv_has_one_row_per_step_with_the_same_numbers(two_seed_run, tmp_path):
   assert [int(r['env_steps']) for r in rows] == list(steps)
   np.testing.assert_allclose([float(r['eval_return_mean']) for r in rows], mean, rtol=1e-6)
   assert {r['run'] for r in rows} == {'mpc'} and {r['seeds'] for r in rows} == {'2'}
+  # With an action repeat the x axis counts env steps: agent steps times the repeat.
+  out = plotting.write_csv([str(two_seed_run)], str(tmp_path / 'c4.csv'), action_repeat=4)
+  assert [int(r['env_steps']) for r in csv.DictReader(open(out))] == list(4 * steps)
 
 
 def test_plot_lines_draws_what_matplotlib_draws_and_write_json_makes_the_folder(tmp_path):

@@ -154,9 +154,10 @@ def _validate(config, env):
   check(config.replan_every <= config.horizon,
         f'config.replan_every ({config.replan_every}) cannot exceed config.horizon '
         f'({config.horizon}): a plan must cover the steps it executes.')
-  check(env.episode_length % config.replan_every == 0,
+  decisions = data.episode_decisions(env)
+  check(decisions % config.replan_every == 0,
         f'config.replan_every ({config.replan_every}) must divide the episode length '
-        f'({env.episode_length}) so that plans start with episodes.')
+        f'({decisions} decisions) so that plans start with episodes.')
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
@@ -310,7 +311,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     reset_key, key = jax.random.split(key)
     env_state = data.reset(env, reset_key, num_episodes)
     _, _, experience = control(params, env_state, default_warm(num_episodes), key,
-                               env.episode_length // k, jnp.zeros((), jnp.int32), 0)
+                               data.episode_decisions(env) // k, jnp.zeros((), jnp.int32), 0)
     return acting.first_episode_return(experience).mean()
 
   def make_policy(params, deterministic: bool = True):

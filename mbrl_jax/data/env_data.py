@@ -11,6 +11,13 @@ from brax.envs.base import Env, State
 from mbrl_jax.types import Policy, Transition
 
 
+def episode_decisions(env: Env) -> int:
+  """Agent steps (decisions) in one episode: brax's EpisodeWrapper counts
+  `episode_length` in env steps and advances `action_repeat` of them per decision."""
+  repeat = getattr(env, 'action_repeat', 1)
+  return -(-env.episode_length // repeat)
+
+
 def example_transition(env: Env) -> Transition:
   """A zero transition of the env's shapes (to initialise buffers)."""
   zero = jnp.zeros((), jnp.float32)

@@ -158,6 +158,11 @@ def make(name: str, episode_length: int = None, action_repeat: int = None,
     cls = lambda **options: playground.DmcEnv(name[len(playground.PREFIX):], **options)
     defaults = {k: v for k, v in _constructor_defaults(playground.DmcEnv).items()
                 if k != 'task'}
+  elif name.startswith((playground.PREFIX, 'playground/')):
+    raise ValueError(f'Unknown env {name!r}; DM Control tasks: '
+                     f'{", ".join(playground.PREFIX + t for t in playground.TASKS)} '
+                     f'(Playground\'s locomotion and manipulation envs are not wrapped: '
+                     f'they clone mujoco_menagerie from GitHub when first loaded).')
   else:
     raise ValueError(f'Unknown env {name!r}; valid names: {", ".join(names())}.')
   unknown = sorted(set(kwargs) - set(defaults))

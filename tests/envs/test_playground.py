@@ -153,6 +153,10 @@ def test_tasks_whose_reward_reads_the_simulator_have_none():
 def test_bad_names_and_options_fail_in_one_line():
   with pytest.raises(ValueError, match=r"Unknown env 'dmc/CartpoleSwingUp'.*dmc/CartpoleSwingup"):
     envs.make('dmc/CartpoleSwingUp')
+  with pytest.raises(ValueError, match=r"locomotion and manipulation envs are not wrapped"):
+    envs.make('dmc/Go1JoystickFlatTerrain')
+  with pytest.raises(ValueError, match=r"solver_iterations must be >= 0"):
+    envs.make('dmc/CartpoleSwingup', solver_iterations=-1)
   with pytest.raises(ValueError, match=r"impl must be one of \('jax', 'warp'\), got 'cuda'"):
     envs.make('dmc/CartpoleSwingup', impl='cuda')
   with pytest.raises(ValueError, match=r"Unknown argument\(s\) backend"):

@@ -79,3 +79,16 @@ def test_our_table_of_brax_envs_is_brax_registry():
   table, and this test reads brax's to notice when an upgrade changes it."""
   from brax import envs as brax_envs
   assert envs.BRAX_ENVS == brax_envs._envs  # pylint: disable=protected-access
+
+
+def test_episode_decisions_count_agent_steps_under_action_repeat():
+  # brax's EpisodeWrapper counts episode_length in env steps, action_repeat per decision.
+  from mbrl_jax import acting, data
+  for length, repeat, decisions in [(200, 4, 50), (201, 4, 51), (200, 1, 200)]:
+    env = envs.make('pendulum', episode_length=length, action_repeat=repeat)
+    assert data.episode_decisions(env) == decisions
+    state = data.reset(env, jax.random.key(0), 2)
+    _, experience = acting.unroll(env, state, lambda obs, key: jnp.zeros((2, 1)),
+                                  jax.random.key(1), 2 * decisions)
+    done = np.asarray(experience.transition.done)[:, 0]
+    np.testing.assert_array_equal(np.flatnonzero(done), [decisions - 1, 2 * decisions - 1])

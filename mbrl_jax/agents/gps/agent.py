@@ -73,7 +73,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   algo = VARIANTS[config.variant].build(env, config)
   num = config.num_conditions
   starts = data.reset(env, jax.random.PRNGKey(config.condition_seed), num).obs
-  steps_per_chunk = num * (config.num_samples + 1) * env.episode_length
+  steps_per_chunk = num * (config.num_samples + 1) * data.episode_decisions(env)
 
   def init(key):
     gps_key, key = jax.random.split(key)

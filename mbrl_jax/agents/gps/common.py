@@ -68,7 +68,7 @@ def setup(env, config, network=None, optimizer=None) -> Setup:
   visuomotor one renders the state and sees only pixels and joints); optimizer: its
   optax transformation (default: Adam at config.learning_rate; mask one to freeze
   parts of the network)."""
-  T, n, m = env.episode_length, env.observation_size, env.action_size
+  T, n, m = data.episode_decisions(env), env.observation_size, env.action_size
   net = network or policy.MLP(tuple(config.hidden_sizes), m, config.activation)
 
   def evaluate(params, starts, key):

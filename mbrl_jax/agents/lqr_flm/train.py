@@ -53,7 +53,7 @@ def cost_fn(env):
   task = task_of(env)
   check(task is not None, f'lqr_flm needs a JAX-native task (its state as observation), not '
                           f'{type(env.unwrapped).__name__}.')
-  horizon = env.episode_length
+  horizon = data.episode_decisions(env)
 
   def cost(x, u, t):
     return jnp.where(t < horizon, task.cost(x, u, t), 0.0)

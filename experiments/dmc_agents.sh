@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The package's agents on MuJoCo Playground's DM Control tasks: SAC, MBPO, PETS (CEM
+# MPC through a learned ensemble) and the pathwise agent (backprop through a learned
+# model), SEEDS seeds each, at CPU size. Tasks use PlaNet's action repeats (cart-pole
+# 8, reacher 4, cheetah 4) and Playground's 1000-step episodes, so an episode is 125
+# or 250 decisions. The launcher counts decisions (agent steps); plot.py turns them
+# into env steps with --action_repeat. Curves (mean eval return vs env steps)
+# go to OUT/<task>.csv and .png, each run's metrics.jsonl (per-seed curves and the
+# wall-clock of every chunk) to OUT/runs/.
+# Usage: bash experiments/dmc_agents.sh [outdir]
+#        ONLY=CartpoleSwingup AGENTS="sac mbpo" bash experiments/dmc_agents.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-outputs/dmc_agents}
+PY=${PY:-.venv/bin/python}
+SEEDS=${SEEDS:-3}
+ONLY=${ONLY:-}
+AGENTS=${AGENTS:-"sac mbpo pets pathwise"}
+export PYTHONPATH=.
+run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
+          --num_seeds="$SEEDS" --eval_episodes=3 --checkpoint_every=5 "$@"; }
+keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
+
+# task | action repeat | decisions per run | flags for every agent
+while IFS='|' read -r task repeat steps both; do
+  [[ -z "$ONLY" || "$ONLY" == "$task" ]] || continue
+  env_kwargs="{\"action_repeat\": $repeat}"
+  episode=$((1000 / repeat))
+  labels=()
+  workdirs=()
+  for agent in $AGENTS; do
+    case $agent in
+      sac) config=experiments/configs/sac.py:cpu ;;
+      mbpo) config=experiments/configs/mbpo.py:cpu ;;
+      pets) config="experiments/configs/mpc.py:pets --config.steps_per_chunk=$episode
+                    --config.random_steps=$episode --config.population=200
+                    --config.num_particles=10 --config.horizon=20" ;;
+      pathwise) config=experiments/configs/pathwise.py:model ;;
+    esac
+    extra=()
+    # The model learns the reward where the observation does not carry it.
+    if [[ $task == CheetahRun && $agent != sac ]]; then
+      extra+=(--config.model.learn_reward=True)
+    fi
+    # shellcheck disable=SC2086
+    run --config=$config --env="dmc/$task" --env_kwargs="$env_kwargs" \
+        --total_steps="$steps" $both "${extra[@]}" --workdir="$OUT/${agent}_$task"
+    keep "${agent}_$task"
+    labels+=("$agent")
+    workdirs+=("$OUT/${agent}_$task")
+  done
+  $PY experiments/plot.py --workdirs="$(IFS=,; echo "${workdirs[*]}")" \
+      --labels="$(IFS=,; echo "${labels[*]}")" --action_repeat="$repeat" \
+      --title="dmc/$task (action repeat $repeat): eval return, mean of $SEEDS seeds" \
+      --out="$OUT/$task.png" --csv="$OUT/$task.csv"
+done <<'RUNS'
+CartpoleSwingup|8|10000|
+ReacherEasy|4|20000|
+CheetahRun|4|20000|
+RUNS
