@@ -7,8 +7,11 @@
 # into env steps with --action_repeat. Curves (mean eval return vs env steps)
 # go to OUT/<task>.csv and .png, each run's metrics.jsonl (per-seed curves and the
 # wall-clock of every chunk) to OUT/runs/.
+# Every agent evaluates after each 250 decisions (PETS: each episode), so curves
+# share their points. A run is resumable: launching it again with a larger
+# ENV_STEPS extends it from its last checkpoint.
 # Usage: bash experiments/dmc_agents.sh [outdir]
-#        ONLY=CartpoleSwingup AGENTS="sac mbpo" bash experiments/dmc_agents.sh
+#        ONLY=CartpoleSwingup AGENTS="sac mbpo" ENV_STEPS=20000 bash experiments/dmc_agents.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/dmc_agents}
@@ -16,26 +19,29 @@ PY=${PY:-.venv/bin/python}
 SEEDS=${SEEDS:-3}
 ONLY=${ONLY:-}
 AGENTS=${AGENTS:-"sac mbpo pets pathwise"}
+ENV_STEPS=${ENV_STEPS:-}  # env steps per run (all tasks); default: the table below
 export PYTHONPATH=.
 run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
           --num_seeds="$SEEDS" --eval_episodes=3 --checkpoint_every=5 "$@"; }
 keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
 
-# task | action repeat | decisions per run | flags for every agent
-while IFS='|' read -r task repeat steps both; do
+# task | action repeat | env steps per run | flags for every agent
+while IFS='|' read -r task repeat env_steps both; do
   [[ -z "$ONLY" || "$ONLY" == "$task" ]] || continue
+  steps=$(( ${ENV_STEPS:-$env_steps} / repeat ))  # decisions
   env_kwargs="{\"action_repeat\": $repeat}"
   episode=$((1000 / repeat))
   labels=()
   workdirs=()
   for agent in $AGENTS; do
     case $agent in
-      sac) config=experiments/configs/sac.py:cpu ;;
-      mbpo) config=experiments/configs/mbpo.py:cpu ;;
+      sac) config="experiments/configs/sac.py:cpu --config.steps_per_chunk=250" ;;
+      mbpo) config="experiments/configs/mbpo.py:cpu --config.steps_per_chunk=250" ;;
       pets) config="experiments/configs/mpc.py:pets --config.steps_per_chunk=$episode
                     --config.random_steps=$episode --config.population=200
                     --config.num_particles=10 --config.horizon=20" ;;
-      pathwise) config=experiments/configs/pathwise.py:model ;;
+      pathwise) config="experiments/configs/pathwise.py:model --config.steps_per_chunk=250
+                        --config.updates_per_chunk=125" ;;
     esac
     extra=()
     # The model learns the reward where the observation does not carry it.
@@ -54,7 +60,7 @@ while IFS='|' read -r task repeat steps both; do
       --title="dmc/$task (action repeat $repeat): eval return, mean of $SEEDS seeds" \
       --out="$OUT/$task.png" --csv="$OUT/$task.csv"
 done <<'RUNS'
-CartpoleSwingup|8|10000|
-ReacherEasy|4|20000|
-CheetahRun|4|20000|
+CartpoleSwingup|8|80000|
+ReacherEasy|4|80000|
+CheetahRun|4|80000|
 RUNS
