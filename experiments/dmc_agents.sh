@@ -7,9 +7,13 @@
 # into env steps with --action_repeat. Curves (mean eval return vs env steps)
 # go to OUT/<task>.csv and .png, each run's metrics.jsonl (per-seed curves and the
 # wall-clock of every chunk) to OUT/runs/.
-# Every agent evaluates after each 250 decisions (PETS: each episode), so curves
-# share their points. A run is resumable: launching it again with a larger
-# ENV_STEPS extends it from its last checkpoint.
+# Every agent evaluates after each 250 decisions (PETS: each episode, by one
+# episode, since its evaluation plans as much as its training). PETS runs at the CI
+# test's sizes (3 x 64 ensemble of 5, population 100, 5 particles, 3 CEM
+# iterations): the preset's (4 x 200, 500 x 20 particles, 5 iterations) planned
+# 125 decisions for 3 seeds in more than 12 minutes on the 2 cores. A run is
+# resumable: launching it again with a larger ENV_STEPS extends it from its last
+# checkpoint.
 # Usage: bash experiments/dmc_agents.sh [outdir]
 #        ONLY=CartpoleSwingup AGENTS="sac mbpo" ENV_STEPS=20000 bash experiments/dmc_agents.sh
 set -euo pipefail
@@ -20,9 +24,10 @@ SEEDS=${SEEDS:-3}
 ONLY=${ONLY:-}
 AGENTS=${AGENTS:-"sac mbpo pets pathwise"}
 ENV_STEPS=${ENV_STEPS:-}  # env steps per run (all tasks); default: the table below
+PETS_ENV_STEPS=${PETS_ENV_STEPS:-10000}  # PETS plans every decision: a shorter run
 export PYTHONPATH=.
 run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
-          --num_seeds="$SEEDS" --eval_episodes=3 --checkpoint_every=5 "$@"; }
+          --num_seeds="$SEEDS" --checkpoint_every=5 "$@"; }
 keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
 
 # task | action repeat | env steps per run | flags for every agent
@@ -38,19 +43,26 @@ while IFS='|' read -r task repeat env_steps both; do
       sac) config="experiments/configs/sac.py:cpu --config.steps_per_chunk=250" ;;
       mbpo) config="experiments/configs/mbpo.py:cpu --config.steps_per_chunk=250" ;;
       pets) config="experiments/configs/mpc.py:pets --config.steps_per_chunk=$episode
-                    --config.random_steps=$episode --config.population=200
-                    --config.num_particles=10 --config.horizon=20" ;;
+                    --config.random_steps=$episode --config.population=100
+                    --config.num_particles=5 --config.horizon=20 --config.cem.iterations=3
+                    --config.model.width=64 --config.model.num_layers=3
+                    --config.model.max_epochs=50" ;;
       pathwise) config="experiments/configs/pathwise.py:model --config.steps_per_chunk=250
                         --config.updates_per_chunk=125" ;;
     esac
-    extra=()
+    extra=(--eval_episodes=3)
+    total=$steps
+    if [[ $agent == pets ]]; then
+      extra=(--eval_episodes=1)
+      total=$(( PETS_ENV_STEPS / repeat ))
+    fi
     # The model learns the reward where the observation does not carry it.
     if [[ $task == CheetahRun && $agent != sac ]]; then
       extra+=(--config.model.learn_reward=True)
     fi
     # shellcheck disable=SC2086
     run --config=$config --env="dmc/$task" --env_kwargs="$env_kwargs" \
-        --total_steps="$steps" $both "${extra[@]}" --workdir="$OUT/${agent}_$task"
+        --total_steps="$total" $both "${extra[@]}" --workdir="$OUT/${agent}_$task"
     keep "${agent}_$task"
     labels+=("$agent")
     workdirs+=("$OUT/${agent}_$task")
