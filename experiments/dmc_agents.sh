@@ -10,8 +10,9 @@
 # Every agent evaluates after each 250 decisions (PETS: each episode, by one
 # episode, since its evaluation plans as much as its training). PETS runs at the CI
 # test's sizes (3 x 64 ensemble of 5, population 100, 5 particles, 3 CEM
-# iterations): the preset's (4 x 200, 500 x 20 particles, 5 iterations) planned
-# 125 decisions for 3 seeds in more than 12 minutes on the 2 cores. A run is
+# iterations): with the preset's (4 x 200, 500 x 20 particles, 5 iterations) the
+# first cart-pole chunk (a random episode, a model fit and 3 evaluation episodes,
+# 375 planned decisions for 3 seeds) had not finished after 12 minutes. A run is
 # resumable: launching it again with a larger ENV_STEPS extends it from its last
 # checkpoint.
 # Usage: bash experiments/dmc_agents.sh [outdir]
