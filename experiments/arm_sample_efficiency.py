@@ -54,7 +54,8 @@ def make_evaluator(env):
   policy(obs, key) -> action from each training condition."""
   import jax
   import jax.numpy as jnp
-  from mbrl_jax import acting, data
+  from mbrl_jax.data import acting
+  from mbrl_jax import data
   from mbrl_jax.envs import two_link_arm
   from mbrl_jax.envs.base import task_of
   task = task_of(env)
@@ -76,9 +77,9 @@ def run_ppo(seed):
   from brax.training.agents.ppo import train as ppo
 
   from mbrl_jax import envs
-  from mbrl_jax.envs import brax_train
+  import common
   from mbrl_jax.envs.two_link_arm import TwoLinkArm
-  brax_train.restore_device_put_replicated()
+  common.restore_device_put_replicated()
 
   evaluate = make_evaluator(envs.make('two_link_arm', **arm_task_kwargs()))
   points, compiled = [], {}
@@ -92,7 +93,7 @@ def run_ppo(seed):
 
   started = time.perf_counter()
   ppo.train(TwoLinkArm(**arm_task_kwargs()), num_timesteps=FLAGS.ppo_steps,
-            wrap_env_fn=brax_train.wrap_env,
+            wrap_env_fn=common.wrap_env,
             episode_length=100, num_envs=256, unroll_length=20, batch_size=256,
             num_minibatches=8, num_updates_per_batch=4, discounting=0.97, learning_rate=3e-4,
             entropy_cost=1e-3, normalize_observations=True, reward_scaling=1.0,
@@ -163,7 +164,7 @@ def cost_at(points, steps):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache, metrics
+  from mbrl_jax.harness import compilation_cache, metrics
   compilation_cache.enable()
   with open(FLAGS.gps_json) as f:
     gps = json.load(f)

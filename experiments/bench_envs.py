@@ -25,7 +25,8 @@ FLAGS = flags.FLAGS
 
 def time_rollout(env, batch, steps, repeats):
   import jax
-  from mbrl_jax import acting, data
+  from mbrl_jax.data import acting
+  from mbrl_jax import data
   policy = acting.per_env(data.random_policy(env))
 
   def rollout(key):
@@ -67,7 +68,7 @@ def main(argv):
       rows.append(row)
       print(json.dumps(row), flush=True)
   result = {'device': str(jax.devices()[0]), 'jax': jax.__version__, 'rows': rows}
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   metrics.report(result, FLAGS.out)
 
 

@@ -10,7 +10,8 @@ import jax
 from absl import app, flags
 
 from experiments.configs import mbpo as mbpo_configs
-from mbrl_jax import envs, metrics
+from mbrl_jax import envs
+from mbrl_jax.harness import metrics
 from mbrl_jax.agents import mbpo
 
 flags.DEFINE_string('env', 'pendulum', 'Env name.')

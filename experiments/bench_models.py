@@ -40,7 +40,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   import jax
-  from mbrl_jax import timing
+  import common
   import jax.numpy as jnp
   from mbrl_jax import data, models
 
@@ -68,7 +68,7 @@ def main(argv):
     return jax.lax.scan(body, (params, opt_state), (xs, ys))[1]
 
   repeats = FLAGS.repeats
-  train_s = timing.best_time(train, state.model.params, state.opt_state, repeats=repeats)
+  train_s = common.best_time(train, state.model.params, state.opt_state, repeats=repeats)
 
   # The roofline: the same batched matmuls, nothing else.
   sizes = [in_size] + [FLAGS.width] * FLAGS.layers + [2 * out_size]
@@ -89,7 +89,7 @@ def main(argv):
       return total + checksum, None
     return jax.lax.scan(body, 0.0, (xs, ys))[0]
 
-  roofline_s = timing.best_time(roofline, weights, repeats=repeats)
+  roofline_s = common.best_time(roofline, weights, repeats=repeats)
   flops = 3 * 2 * members * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * steps
 
   # fit(): the whole training call on a dataset of fit_items transitions.
@@ -101,7 +101,7 @@ def main(argv):
                             reward=zeros, next_obs=jax.random.normal(keys[2], (n, obs)),
                             done=zeros, truncation=zeros)
   fit = jax.jit(trainer.fit)
-  fit_s = timing.best_time(fit, state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3),
+  fit_s = common.best_time(fit, state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3),
                            repeats=repeats)
   _, fit_metrics = fit(state, dataset, jnp.ones(n, bool), jax.random.PRNGKey(3))
   fit_samples = int(fit_metrics['epochs']) * int(fit_metrics['num_train']) * members
@@ -117,7 +117,7 @@ def main(argv):
                          policy=lambda o, k: jnp.tanh(o @ policy_w), reward_fn=reward_fn)
     return out.returns
 
-  roll_s = timing.best_time(roll, state.model, jax.random.PRNGKey(6), repeats=repeats)
+  roll_s = common.best_time(roll, state.model, jax.random.PRNGKey(6), repeats=repeats)
   samples = steps * members * batch
   result = {
       'device': str(jax.devices()[0]), 'jax': jax.__version__,
@@ -134,7 +134,7 @@ def main(argv):
                   'propagation': 'ts1'},
       'rollout_transitions_per_s': round(FLAGS.rollouts * FLAGS.horizon / roll_s),
   }
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   metrics.report(result, FLAGS.out)
 
 

@@ -38,7 +38,7 @@ def settings(name):
 def main(argv):
   del argv
   import jax
-  from mbrl_jax import timing
+  import common
   from mbrl_jax import data, envs
   from mbrl_jax.agents import mpc
 
@@ -56,7 +56,7 @@ def main(argv):
            'cem_iterations': config.cem.iterations, 'particles': config.num_particles,
            'members': config.model.num_members,
            'model': f'{config.model.num_layers} x {config.model.width}',
-           'seconds_per_action': round(timing.best_time(one, states[0], keys[0],
+           'seconds_per_action': round(common.best_time(one, states[0], keys[0],
                                                         repeats=FLAGS.repeats), 4)}
     if name != 'pets' or FLAGS.pets_batched:
       batched = jax.jit(jax.vmap(lambda obs, key: policy(obs, key)))
@@ -64,14 +64,14 @@ def main(argv):
       def separate(states, keys):
         return [one(states[i], keys[i]) for i in range(FLAGS.batch)]
 
-      batched_s = timing.best_time(batched, states, keys, repeats=FLAGS.repeats)
-      separate_s = timing.best_time(separate, states, keys, repeats=FLAGS.repeats)
+      batched_s = common.best_time(batched, states, keys, repeats=FLAGS.repeats)
+      separate_s = common.best_time(separate, states, keys, repeats=FLAGS.repeats)
       row.update(batched_seconds=round(batched_s, 4), separate_seconds=round(separate_s, 4),
                  batched_speedup=round(separate_s / batched_s, 2),
                  batched_seconds_per_action=round(batched_s / FLAGS.batch, 5))
     result[name] = row
     print(json.dumps({name: row}), flush=True)
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   metrics.report(result, FLAGS.out)
 
 

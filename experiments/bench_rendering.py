@@ -26,12 +26,12 @@ def time_render(config, batch, repeats):
   from mbrl_jax.envs.two_link_arm import TwoLinkArm
   task = TwoLinkArm(joint_noise=3.14)  # arms all round, not only near straight
   obs = jax.vmap(task.initial_obs)(jax.random.split(jax.random.key(0), batch))
-  from mbrl_jax import timing
+  import common
   fn = jax.jit(lambda o: rendering.render_batch(o, config))
   start = time.perf_counter()
   compiled = fn.lower(obs).compile()
   compile_s = time.perf_counter() - start
-  best = timing.best_time(compiled, obs, repeats=repeats)
+  best = common.best_time(compiled, obs, repeats=repeats)
   return {'compile_s': round(compile_s, 3), 'run_s': round(best, 5),
           'images_per_s': round(batch / best, 1)}
 
@@ -54,7 +54,7 @@ def main(argv):
     row.update(time_render(config, batch, FLAGS.repeats))
     rows.append(row)
     print(json.dumps(row), flush=True)
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   metrics.report({'device': str(jax.devices()[0]), 'jax': jax.__version__,
                   'scene': 'two-link arm and target, random poses', 'rows': rows}, FLAGS.out)
 

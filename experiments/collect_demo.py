@@ -25,7 +25,7 @@ def plot_trajectories(path, obs, done, env_name, dt):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   num_steps, num_plot, obs_size = obs.shape
   labels = {'cartpole_swingup': ['cart x [m]', 'pole angle [rad]', 'cart velocity',
                                  'pole angular velocity']}.get(
@@ -48,11 +48,13 @@ def plot_trajectories(path, obs, done, env_name, dt):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache
+  from mbrl_jax.harness import compilation_cache
   compilation_cache.enable()
   import jax
   import numpy as np
-  from mbrl_jax import acting, data, envs, metrics
+  from mbrl_jax.data import acting
+  from mbrl_jax import data, envs
+  from mbrl_jax.harness import metrics
 
   env = envs.make(FLAGS.env)
   policy = acting.per_env(data.random_policy(env))

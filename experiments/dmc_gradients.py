@@ -25,7 +25,8 @@ import numpy as np
 from absl import app, flags
 
 from experiments.brax_gradients import init_policy, make_grad_fn
-from mbrl_jax import compilation_cache, envs
+from mbrl_jax.harness import compilation_cache
+from mbrl_jax import envs
 from mbrl_jax.envs import playground
 
 flags.DEFINE_list('tasks', list(playground.TASKS), 'DM Control tasks.')

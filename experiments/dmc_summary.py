@@ -13,7 +13,8 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from mbrl_jax import comparison, metrics
+import common
+from mbrl_jax.harness import metrics
 
 flags.DEFINE_string('runs', 'outputs/dmc_agents/runs', 'The runs/ folder of dmc_agents.sh.')
 flags.DEFINE_string('repeats', 'CartpoleSwingup=8,ReacherEasy=4,CheetahRun=4',
@@ -29,7 +30,7 @@ def summarize(rows, repeat):
   if not decisions:
     raise ValueError('no eval_return rows')
   picks = sorted({decisions[max(0, len(decisions) * q // 4 - 1)] for q in (1, 2, 3, 4)})
-  points = comparison.curve_at(rows, 'eval_return', picks)
+  points = common.curve_at(rows, 'eval_return', picks)
   for point in points:
     point['env_steps'] *= repeat
   first_seed = sorted((r for r in rows if r['seed_index'] == 0), key=lambda r: r['chunk'])
@@ -44,7 +45,8 @@ def summarize(rows, repeat):
 def random_return(task, repeat, episodes):
   """Mean, min and max return of uniform random actions over whole episodes."""
   import jax
-  from mbrl_jax import acting, data, envs
+  from mbrl_jax.data import acting
+  from mbrl_jax import data, envs
   env = envs.make('dmc/' + task, action_repeat=repeat)
   state = data.reset(env, jax.random.key(0), episodes)
   policy = acting.per_env(data.random_policy(env))

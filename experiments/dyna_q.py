@@ -17,7 +17,7 @@ def main(argv):
   del argv
   import jax
   import numpy as np
-  from mbrl_jax.agents import dyna_q
+  from mbrl_jax.tabular import dyna_q
 
   curves = {}
   for n in map(int, FLAGS.planning_steps):
@@ -28,7 +28,7 @@ def main(argv):
     curves[n] = lengths.mean(0).tolist()
     print(json.dumps({'n': n, 'first_5': curves[n][:5], 'last_10_mean':
                       float(np.mean(curves[n][-10:]))}), flush=True)
-  from mbrl_jax import metrics, plotting
+  from mbrl_jax.harness import metrics, plotting
   metrics.write_json({'runs': FLAGS.runs, 'steps_per_episode': curves},
                      os.path.join(FLAGS.workdir, 'dyna_q.json'), indent=2)
   path = plotting.plot_lines([plotting.Panel(

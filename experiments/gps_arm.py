@@ -60,8 +60,9 @@ def run_lqr_flm(env, starts, held_out, keys):
   """LQR-FLM alone: one local controller per training condition, no held-out runs."""
   import jax
   import jax.numpy as jnp
-  from mbrl_jax import acting, data
-  from mbrl_jax.agents.lqr_flm import train
+  from mbrl_jax.data import acting
+  from mbrl_jax import data
+  from mbrl_jax.planners import lqr_flm
   from mbrl_jax.envs.base import task_of
   from mbrl_jax.policies import linear_gaussian as lg
   del held_out
@@ -69,7 +70,7 @@ def run_lqr_flm(env, starts, held_out, keys):
   sigma0 = 1e-4 * jnp.eye(env.observation_size)
   init = lg.open_loop(jnp.zeros((T, env.action_size)), INIT_STD**2 * jnp.eye(env.action_size),
                       env.observation_size)
-  iteration = jax.vmap(train.make_iteration(env, NUM_SAMPLES, sigma0, NUM_CLUSTERS))
+  iteration = jax.vmap(lqr_flm.make_iteration(env, NUM_SAMPLES, sigma0, NUM_CLUSTERS))
 
   def mean_run(controller, x0):
     state = data.reset_to(env, jax.random.PRNGKey(0), x0[None])
@@ -82,7 +83,7 @@ def run_lqr_flm(env, starts, held_out, keys):
     return -tr.reward.sum(), tr.next_obs[-1, 0]
 
   def one_seed(key):
-    conditions = jax.vmap(lambda _: train.initial_condition(init, 1.0))(jnp.arange(C))
+    conditions = jax.vmap(lambda _: lqr_flm.initial_condition(init, 1.0))(jnp.arange(C))
 
     def body(conditions, key):
       conditions, metrics = iteration(conditions, starts, jax.random.split(key, C))
@@ -190,7 +191,7 @@ def write_csv(curves, samples_per_iteration, path):
 
 def plot(curves, samples_per_iteration, path):
   import numpy as np
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   x = samples_per_iteration * np.arange(1, FLAGS.iterations + 1)
   mean = lambda a: a.mean(-1).mean(0)
   n = len(FLAGS.seeds)
@@ -212,7 +213,7 @@ def main(argv):
   del argv
   import jax
   import numpy as np
-  from mbrl_jax import compilation_cache, metrics
+  from mbrl_jax.harness import compilation_cache, metrics
   from mbrl_jax.envs import two_link_arm
   compilation_cache.enable()
   env = arm_env()

@@ -49,8 +49,10 @@ def main(argv):
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from mbrl_jax import acting, compilation_cache, envs, metrics
-  from mbrl_jax.agents.lqr_flm import train
+  from mbrl_jax.data import acting
+  from mbrl_jax.harness import compilation_cache, metrics
+  from mbrl_jax import envs
+  from mbrl_jax.planners import lqr_flm
   from mbrl_jax.policies import linear_gaussian as lg
   compilation_cache.enable()
   T, C = FLAGS.horizon, FLAGS.conditions
@@ -60,10 +62,10 @@ def main(argv):
   cost = obs_cost(FLAGS.env)
   horizon_cost = lambda x, u, t: jnp.where(t < T, cost(x, u, t), 0.0)
   sigma0 = 1e-6 * jnp.eye(n)
-  iteration = jax.jit(jax.vmap(train.make_iteration(
+  iteration = jax.jit(jax.vmap(lqr_flm.make_iteration(
       env, FLAGS.num_samples, sigma0, FLAGS.num_clusters, cost=horizon_cost)))
   init = lg.open_loop(jnp.zeros((T, m)), FLAGS.init_std**2 * jnp.eye(m), n)
-  conditions = jax.vmap(lambda _: train.initial_condition(init, 1.0))(jnp.arange(C))
+  conditions = jax.vmap(lambda _: lqr_flm.initial_condition(init, 1.0))(jnp.arange(C))
 
   def baseline(policy, key):
     """The env's cost (minus return) of T steps of policy(obs, key) from each start."""
@@ -89,7 +91,7 @@ def main(argv):
                  'failed_c_steps': int(np.asarray(out['failed']).sum())})
     print(rows[-1], flush=True)
   # The controllers' samples after the last update, with the final tip distance (reacher).
-  final = jax.jit(jax.vmap(lambda p, s, k: train.sample(env, p, s, sigma0, k, FLAGS.num_samples)))(
+  final = jax.jit(jax.vmap(lambda p, s, k: lqr_flm.sample(env, p, s, sigma0, k, FLAGS.num_samples)))(
       conditions.controller, starts, jax.random.split(jax.random.PRNGKey(7), C))
   result = {'env': f'brax/{FLAGS.env}', 'backend': FLAGS.backend, 'horizon': T,
             'conditions': C, 'num_samples': FLAGS.num_samples,

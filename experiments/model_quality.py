@@ -26,12 +26,13 @@ ANGLE_DIMS = {'cartpole_swingup': (1,)}  # the pole angle enters the model as si
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache
+  from mbrl_jax.harness import compilation_cache
   compilation_cache.enable()
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from mbrl_jax import acting, data, envs, models
+  from mbrl_jax.data import acting
+  from mbrl_jax import data, envs, models
 
   results = {}
   unroll = jax.jit(acting.unroll, static_argnums=(0, 2, 4))
@@ -79,7 +80,7 @@ def main(argv):
     }
     print(json.dumps({name: results[name]}), flush=True)
 
-  from mbrl_jax import metrics, plotting
+  from mbrl_jax.harness import metrics, plotting
   metrics.write_json(results, os.path.join(FLAGS.workdir, 'model_quality.json'), indent=2)
   path = plotting.plot_lines([plotting.Panel(
       {propagation: (range(1, len(curve) + 1), curve)

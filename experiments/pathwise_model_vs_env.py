@@ -50,7 +50,8 @@ def variant_config(name):
 def run(name, seeds, chunks):
   import numpy as np
 
-  from mbrl_jax import envs, runner
+  from mbrl_jax import envs
+  from mbrl_jax.harness import runner
   from mbrl_jax.agents import pathwise
 
   env = envs.make('pendulum')
@@ -77,7 +78,7 @@ def plot(results, path):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   import numpy as np
 
   fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -99,7 +100,7 @@ def plot(results, path):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache, metrics
+  from mbrl_jax.harness import compilation_cache, metrics
   compilation_cache.enable()
   import numpy as np
 

@@ -52,7 +52,8 @@ def run_ours(seeds, steps_per_eval):
 
   import numpy as np
 
-  from mbrl_jax import envs, runner
+  from mbrl_jax import envs
+  from mbrl_jax.harness import runner
   from mbrl_jax.agents import pathwise
 
   env = envs.make('pendulum', episode_length=EPISODE_LENGTH)
@@ -74,8 +75,8 @@ def run_apg(seed, learning_rate, steps_per_eval):
   from brax.training.agents.apg import train as apg
 
   from mbrl_jax import envs
-  from mbrl_jax.envs import brax_train
-  brax_train.restore_device_put_replicated()
+  import common
+  common.restore_device_put_replicated()
 
   updates = FLAGS.evals * steps_per_eval // (FLAGS.num_envs * FLAGS.horizon)
   curve = []
@@ -86,7 +87,7 @@ def run_apg(seed, learning_rate, steps_per_eval):
 
   started = time.perf_counter()
   apg.train(envs.TASKS['pendulum'](), episode_length=EPISODE_LENGTH, policy_updates=updates,
-            wrap_env_fn=brax_train.wrap_env, horizon_length=FLAGS.horizon, num_envs=FLAGS.num_envs,
+            wrap_env_fn=common.wrap_env, horizon_length=FLAGS.horizon, num_envs=FLAGS.num_envs,
             num_evals=FLAGS.evals + 1, num_eval_envs=FLAGS.eval_episodes,
             learning_rate=learning_rate, deterministic_eval=True, seed=seed,
             progress_fn=progress)
@@ -102,7 +103,7 @@ def plot(results, path):
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   import numpy as np
 
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -125,7 +126,7 @@ def plot(results, path):
 
 def main(argv):
   del argv
-  from mbrl_jax import compilation_cache, metrics
+  from mbrl_jax.harness import compilation_cache, metrics
   compilation_cache.enable()
   import numpy as np
 

@@ -20,7 +20,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   try:
     out = plotting.plot_workdirs(FLAGS.workdirs, FLAGS.out, FLAGS.key, FLAGS.labels,
                                  FLAGS.title, FLAGS.action_repeat)

@@ -1,6 +1,6 @@
 """The talk's first table: pose-estimation error of the four heads on the same trunk.
 
-A PoseNet (agents.visuomotor.pose) predicts the target's (x, y) from an image of
+A PoseNet (policies.pose_pretraining) predicts the target's (x, y) from an image of
 the arm scene (both joints anywhere, the target anywhere in the task's annulus);
 trained on `--train_scenes` fixed scenes with Adam, tested on `--test_scenes` new
 ones. Heads (policies.visuomotor.HEADS): spatial softmax + feature points (the
@@ -47,7 +47,7 @@ def plot_feature_points(net, params, scenes, path, count=4):
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
   import numpy as np
-  from mbrl_jax import plotting
+  from mbrl_jax.harness import plotting
   from mbrl_jax.envs import rendering
   from mbrl_jax.policies import visuomotor as vm
   config = render_config()
@@ -70,8 +70,8 @@ def main(argv):
   del argv
   import jax
   import numpy as np
-  from mbrl_jax import compilation_cache, metrics
-  from mbrl_jax.agents.visuomotor import pose
+  from mbrl_jax.harness import compilation_cache, metrics
+  from mbrl_jax.policies import pose_pretraining
   from mbrl_jax.policies import visuomotor as vm
   compilation_cache.enable()
   config = render_config()
@@ -80,15 +80,15 @@ def main(argv):
     rows[head] = {'paper_cm': PAPER_CM.get(head), 'seeds': []}
     for seed in map(int, FLAGS.seeds):
       data_key, test_key, train_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-      train = pose.sample_scenes(data_key, FLAGS.train_scenes)
-      test = pose.sample_scenes(test_key, FLAGS.test_scenes)
+      train = pose_pretraining.sample_scenes(data_key, FLAGS.train_scenes)
+      test = pose_pretraining.sample_scenes(test_key, FLAGS.test_scenes)
       net = vm.PoseNet(target_size=2, head=head, **TRUNK)
       started = time.perf_counter()
-      out = jax.jit(lambda k: pose.pretrain(net, train, k, FLAGS.steps, FLAGS.batch_size,
+      out = jax.jit(lambda k: pose_pretraining.pretrain(net, train, k, FLAGS.steps, FLAGS.batch_size,
                                             FLAGS.learning_rate, config))(train_key)
       jax.block_until_ready(out)
       seconds = time.perf_counter() - started
-      errors = np.asarray(pose.position_errors(net, out.params, test, config))
+      errors = np.asarray(pose_pretraining.position_errors(net, out.params, test, config))
       mean_guess = np.linalg.norm(np.asarray(test[:, 6:8] - train[:, 6:8].mean(0)), axis=-1)
       row = {'seed': seed, 'error_mean': round(float(errors.mean()), 4),
              'error_std': round(float(errors.std()), 4),

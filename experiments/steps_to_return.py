@@ -12,7 +12,8 @@ import sys
 
 from absl import app, flags
 
-from mbrl_jax import comparison, metrics
+import common
+from mbrl_jax.harness import metrics
 
 flags.DEFINE_string('candidate', None, 'Workdir of the run that should need fewer steps.',
                     required=True)
@@ -27,7 +28,7 @@ FLAGS = flags.FLAGS
 def main(_):
   try:
     at_steps = None if FLAGS.at_steps is None else [int(s) for s in FLAGS.at_steps]
-    result = comparison.compare(metrics.read(FLAGS.candidate), metrics.read(FLAGS.baseline),
+    result = common.compare(metrics.read(FLAGS.candidate), metrics.read(FLAGS.baseline),
                                 FLAGS.key, at_steps=at_steps)
   except ValueError as err:
     sys.exit(f'error: {err}')

@@ -121,7 +121,7 @@ def check_workdir(workdir: str) -> None:
 
 def check_restore(restore: str) -> None:
   """--restore must name an earlier run's workdir that holds a checkpoint."""
-  from mbrl_jax import checkpoint
+  from mbrl_jax.harness import checkpoint
   if not restore or not os.path.isdir(restore):
     _fail(f'--restore {restore!r} is not a directory; it must be the workdir of an earlier run.')
   if not os.path.isfile(os.path.join(restore, checkpoint.RUN_CONFIG)):
@@ -168,9 +168,10 @@ def main(argv):
     _fail(f'unexpected arguments {argv[1:]}; all options are --flags.')
   check_workdir(FLAGS.workdir)
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO
-  from mbrl_jax import compilation_cache
+  from mbrl_jax.harness import compilation_cache
   compilation_cache.enable()
-  from mbrl_jax import agents, runner
+  from mbrl_jax import agents
+  from mbrl_jax.harness import runner
   if FLAGS.restore is not None:
     check_restore(FLAGS.restore)
 
@@ -208,12 +209,12 @@ def main(argv):
     _fail(f'out of memory while running ({str(err).strip().splitlines()[0]}); use fewer '
           '--num_seeds or smaller sizes in the config.')
   if FLAGS.plot:
-    from mbrl_jax import plotting
+    from mbrl_jax.harness import plotting
     plotting.plot_workdirs([FLAGS.workdir], os.path.join(FLAGS.workdir, 'learning_curve.png'),
                            title=f'{agent_name} on {FLAGS.env}')
   if result.chunks_run == 0:
     print(f'Nothing to do: {FLAGS.workdir} already holds all {FLAGS.total_steps} steps.')
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   final = [row['eval_return'] for row in metrics.read(FLAGS.workdir)
            if row['env_steps'] == FLAGS.total_steps and row.get('eval_return') is not None]
   if final:

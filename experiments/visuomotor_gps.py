@@ -3,10 +3,10 @@ GPS, against "pose features" and "pose prediction", on training positions, new
 positions in between, and images with distractors.
 
 The three stages, per seed:
-  1. pretrain the pose net (spatial softmax) on rendered scenes (agents.visuomotor.pose);
+  1. pretrain the pose net (spatial softmax) on rendered scenes (policies.pose_pretraining);
   2. pretrain one local controller per training goal by LQR-FLM on the full state;
   3. BADMM GPS (agents.gps.badmm) whose global policy sees only the rendered image and
-     the joint state (agents.visuomotor.policy), started from stage 1's vision and
+     the joint state (policies.pixel_policy), started from stage 1's vision and
      stage 2's controllers, in one of three variants:
        end_to_end       every layer trained, the conv trunk from the pose net;
        pose_features    the conv trunk frozen at the pose net's;
@@ -81,12 +81,12 @@ def stage_controllers(env, starts, key):
   """LQR-FLM from the GPS start (zero-mean open loop, std sqrt(0.1)) for each goal."""
   import jax
   import jax.numpy as jnp
-  from mbrl_jax.agents.lqr_flm import train
+  from mbrl_jax.planners import lqr_flm
   from mbrl_jax.policies import linear_gaussian as lg
   C, T, m, n = starts.shape[0], env.episode_length, env.action_size, env.observation_size
   init = lg.open_loop(jnp.zeros((T, m)), 0.1 * jnp.eye(m), n)
-  conditions = jax.vmap(lambda _: train.initial_condition(init, 1.0))(jnp.arange(C))
-  iteration = jax.jit(jax.vmap(train.make_iteration(env, 5, 1e-4 * jnp.eye(n), 4)))
+  conditions = jax.vmap(lambda _: lqr_flm.initial_condition(init, 1.0))(jnp.arange(C))
+  iteration = jax.jit(jax.vmap(lqr_flm.make_iteration(env, 5, 1e-4 * jnp.eye(n), 4)))
   for _ in range(FLAGS.lqr_iterations):
     key, step_key = jax.random.split(key)
     conditions, metrics = iteration(conditions, starts, jax.random.split(step_key, C))
@@ -97,7 +97,8 @@ def success(env, net, params, render_config, goals, key):
   """Final tip distances [goals * trials] of the policy's mean from perturbed starts."""
   import jax
   import jax.numpy as jnp
-  from mbrl_jax import acting, data
+  from mbrl_jax.data import acting
+  from mbrl_jax import data
   from mbrl_jax.envs import two_link_arm
   from mbrl_jax.envs.base import task_of
   task = task_of(env)
@@ -117,7 +118,7 @@ def run_variant(variant, env, pose_params, controllers, key):
   import jax
   import numpy as np
   from mbrl_jax.agents.gps import badmm
-  from mbrl_jax.agents.visuomotor import policy as vp
+  from mbrl_jax.policies import pixel_policy as vp
   from mbrl_jax.envs import two_link_arm
   plain, cluttered, blind = configs()
   config = badmm.default_config()
@@ -158,8 +159,9 @@ def run_variant(variant, env, pose_params, controllers, key):
 def main(argv):
   del argv
   import jax
-  from mbrl_jax import compilation_cache, envs, metrics
-  from mbrl_jax.agents.visuomotor import pose
+  from mbrl_jax.harness import compilation_cache, metrics
+  from mbrl_jax import envs
+  from mbrl_jax.policies import pose_pretraining
   from mbrl_jax.envs import two_link_arm
   from mbrl_jax.policies import visuomotor as vm
   compilation_cache.enable()
@@ -174,12 +176,12 @@ def main(argv):
             'seeds': {}}
   for seed in map(int, FLAGS.seeds):
     pose_key, lqr_key, gps_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-    scenes = pose.sample_scenes(jax.random.fold_in(pose_key, 0), 20000)
+    scenes = pose_pretraining.sample_scenes(jax.random.fold_in(pose_key, 0), 20000)
     pose_net = vm.PoseNet(2, head='spatial_softmax', **NETWORK)
-    pretrained = jax.jit(lambda k: pose.pretrain(pose_net, scenes, k, FLAGS.pose_steps, 64,
+    pretrained = jax.jit(lambda k: pose_pretraining.pretrain(pose_net, scenes, k, FLAGS.pose_steps, 64,
                                                  1e-3, plain))(pose_key)
-    test = pose.sample_scenes(jax.random.fold_in(pose_key, 1), 1000)
-    pose_error = float(pose.position_errors(pose_net, pretrained.params, test, plain).mean())
+    test = pose_pretraining.sample_scenes(jax.random.fold_in(pose_key, 1), 1000)
+    pose_error = float(pose_pretraining.position_errors(pose_net, pretrained.params, test, plain).mean())
     controllers, lqr_cost = stage_controllers(env, starts, lqr_key)
     row = {'pose_error': round(pose_error, 4), 'lqr_flm_sample_cost': round(lqr_cost, 3)}
     for variant in FLAGS.variants:

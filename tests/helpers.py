@@ -1,5 +1,6 @@
 """Shared helpers: small runs of the launcher and the runner."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -9,16 +10,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mbrl_jax import acting, data, envs
-from mbrl_jax.evaluation import make_evaluator
+from mbrl_jax.data import acting
+from mbrl_jax import data, envs
+from mbrl_jax.data.evaluation import make_evaluator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN = os.path.join(REPO, 'experiments', 'train.py')
+EXPERIMENTS = os.path.join(REPO, 'experiments')
+TRAIN = os.path.join(EXPERIMENTS, 'train.py')
 
 # A small MPC run: 20-step pendulum episodes, 20 env steps per chunk.
 SMALL_FLAGS = ['--env=pendulum', '--env_kwargs={"episode_length": 20}',
                '--config.horizon=5', '--config.population=16', '--config.steps_per_chunk=20',
                '--config.buffer_capacity=1000', '--eval_episodes=2', '--plot=false']
+
+
+def experiment(name: str):
+  """experiments/<name>.py as a module (flags defined, main not run): tests of the
+  pieces the experiment scripts hold, which are not the package's."""
+  if EXPERIMENTS not in sys.path:
+    sys.path.insert(0, EXPERIMENTS)  # the scripts import their shared `common`
+  return importlib.import_module(name)
 
 
 def small_run_config(**overrides):
@@ -46,7 +57,7 @@ def assert_trees_equal(a, b):
 
 def metric_rows(workdir):
   """Metric rows without wall-clock fields."""
-  from mbrl_jax import metrics
+  from mbrl_jax.harness import metrics
   return [{k: v for k, v in row.items() if k != 'chunk_seconds'}
           for row in metrics.read(workdir)]
 
@@ -86,7 +97,8 @@ def snapshot(workdir):
 
 def restored_chunk_and_state(workdir):
   """(chunk, TrainState) of a workdir's newest checkpoint that restores (read-only)."""
-  from mbrl_jax import agents, checkpoint
+  from mbrl_jax import agents
+  from mbrl_jax.harness import checkpoint
   run_config = checkpoint.read_run_config(str(workdir))
   agent, _ = agents.build(run_config)
   keys = jax.random.split(jax.random.PRNGKey(0), run_config['num_seeds'])

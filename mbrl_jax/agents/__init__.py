@@ -3,10 +3,10 @@
 `AGENTS` are the algorithms the launcher, the runner and checkpoints run: each
 module defines `default_config()`, its presets (`VERSIONS`, `preset(version)`)
 and `make(config, env) -> Agent` (README, "Writing an agent"). Adding one is a
-module and a line in `AGENTS`. `TABULAR` algorithms are a separate family: their
-worlds are tables, not brax Envs, so they have their own runner script
-(experiments/<name>.py) instead of `make`.
-The other modules here (base, _common, model_based) are pieces agents are built of.
+module and a line in `AGENTS`. `TABULAR` algorithms (mbrl_jax.tabular) are a
+separate family: their worlds are tables, not brax Envs, so they have their own
+runner script (experiments/<name>.py) instead of `make`.
+The other modules here (base, actor_critic, model_based) are pieces agents are built of.
 """
 
 import importlib

@@ -15,9 +15,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import jax
 
-from mbrl_jax.checks import (check, check_choice, check_positive,  # noqa: F401 (agents use them)
-                             check_version)
-from mbrl_jax.types import Policy  # (obs, key) -> action
+from mbrl_jax.core.types import Policy  # (obs, key) -> action
 
 TrainState = Any
 Metrics = Dict[str, jax.Array]

@@ -26,13 +26,14 @@ import flax
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax import acting, models
-from mbrl_jax.agents import _common
+from mbrl_jax.data import acting
+from mbrl_jax import models
+from mbrl_jax.policies import tanh_gaussian
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.checks import check
+from mbrl_jax.core.checks import check
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import pure_functions
-from mbrl_jax.guards import keep_if
+from mbrl_jax.core.guards import keep_if
 
 
 @flax.struct.dataclass
@@ -174,7 +175,7 @@ def chunk(state, collect: Callable, buffer, trainer: Optional[models.Trainer],
   return state.replace(key=key), metrics
 
 
-def policy_learner(config, env, policy: _common.TanhGaussianPolicy, init: Callable,
+def policy_learner(config, env, policy: tanh_gaussian.TanhGaussianPolicy, init: Callable,
                    improve: Callable, buffer, trainer: models.Trainer) -> Agent:
   """The Agent of a policy learner on this loop (pathwise through a model, model_pg):
   it collects with samples of `policy` (params.policy) and runs `chunk` with
@@ -186,5 +187,5 @@ def policy_learner(config, env, policy: _common.TanhGaussianPolicy, init: Callab
   def train_chunk(state):
     return chunk(state, collect, buffer, trainer, config.random_steps, improve)
 
-  return Agent(init=init, train_chunk=train_chunk, make_policy=_common.make_policy_fn(policy),
+  return Agent(init=init, train_chunk=train_chunk, make_policy=tanh_gaussian.make_policy_fn(policy),
                steps_per_chunk=config.steps_per_chunk)

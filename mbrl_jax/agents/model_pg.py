@@ -23,9 +23,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import data, estimators, models, returns
-from mbrl_jax.agents import _common, model_based
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
+from mbrl_jax import data, estimators, models
+from mbrl_jax.core import returns
+from mbrl_jax.agents import actor_critic, model_based
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
+from mbrl_jax.core.guards import apply_if_finite
 
 ALGORITHMS = ('reinforce', 'ppo')
 VERSIONS = ('ppo', 'reinforce')  # presets: the algorithm; the first is the default
@@ -77,7 +80,7 @@ def _validate(config, env):
   check_choice(config, 'algorithm', ALGORITHMS)
   check_positive(config, 'num_envs', 'steps_per_chunk', 'buffer_capacity', 'num_starts',
                  'horizon', 'iterations_per_chunk')
-  _common.check_policy_learner(config)
+  actor_critic.check_policy_learner(config)
   check(0 <= config.gae_lambda <= 1 and config.value_learning_rate > 0,
         f'need 0 <= gae_lambda <= 1 and value_learning_rate > 0, got gae_lambda='
         f'{config.gae_lambda}, value_learning_rate={config.value_learning_rate}.')
@@ -106,7 +109,7 @@ def _validate(config, env):
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
-  policy, policy_optimizer, value_init, value_apply, value_optimizer = _common.actor_critic(
+  policy, policy_optimizer, value_init, value_apply, value_optimizer = actor_critic.actor_critic(
       config, env, config.hidden_sizes, config.value_learning_rate)
   ensemble, trainer, buffer, reward_fn, termination_fn = model_based.model_parts(
       config, env, config.num_starts)
@@ -129,13 +132,13 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       err = value_apply(v, obs) - targets
       return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
     loss, grads = jax.value_and_grad(loss_fn)(value_params)
-    value_params, value_opt, skipped, _ = _common.apply_if_finite(value_optimizer, value_params,
+    value_params, value_opt, skipped, _ = apply_if_finite(value_optimizer, value_params,
                                                                   value_opt, grads)
     return value_params, value_opt, loss, skipped
 
   def policy_step(policy_params, policy_opt, loss_fn):
     loss, grads = jax.value_and_grad(loss_fn)(policy_params)
-    policy_params, policy_opt, skipped, norm = _common.apply_if_finite(
+    policy_params, policy_opt, skipped, norm = apply_if_finite(
         policy_optimizer, policy_params, policy_opt, grads)
     return policy_params, policy_opt, loss, skipped, norm
 

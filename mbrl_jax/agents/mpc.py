@@ -33,9 +33,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import acting, data, models, planners
+from mbrl_jax.data import acting
+from mbrl_jax import data, models, planners
 from mbrl_jax.agents import model_based
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import pure_functions, task_of
 

@@ -28,10 +28,14 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mbrl_jax import acting, data, models, returns
-from mbrl_jax.agents import _common, model_based
-from mbrl_jax.agents._common import apply_if_finite
-from mbrl_jax.agents.base import Agent, check, check_choice, check_positive, check_version
+from mbrl_jax.data import acting
+from mbrl_jax import data, models
+from mbrl_jax.core import returns
+from mbrl_jax.agents import actor_critic, model_based
+from mbrl_jax.policies import tanh_gaussian
+from mbrl_jax.core.guards import apply_if_finite
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
 
 DYNAMICS = ('env', 'model')
 VERSIONS = ('env', 'model', 'env_value', 'model_value')  # presets; the first is the default
@@ -88,7 +92,7 @@ def _validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
   check_positive(config, 'horizon', 'num_envs', 'steps_per_chunk', 'updates_per_chunk',
                  'batch_size', 'buffer_capacity')
-  _common.check_policy_learner(config)
+  actor_critic.check_policy_learner(config)
   if config.value_bootstrap:
     v = config.value
     check(0 <= v.lambda_ <= 1 and 0 < v.tau <= 1 and v.learning_rate > 0
@@ -110,7 +114,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
   through_model = config.dynamics == 'model'
   use_value = bool(config.value_bootstrap)
-  policy, policy_optimizer, value_init, value_apply, value_optimizer = _common.actor_critic(
+  policy, policy_optimizer, value_init, value_apply, value_optimizer = actor_critic.actor_critic(
       config, env, config.value.hidden_sizes, config.value.learning_rate)
   horizon, discount, scale = config.horizon, config.discount, config.reward_scaling
   if through_model:
@@ -240,5 +244,5 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   if through_model:
     return model_based.policy_learner(config, env, policy, init, improve, buffer, trainer)
-  return Agent(init=init, train_chunk=env_chunk, make_policy=_common.make_policy_fn(policy),
+  return Agent(init=init, train_chunk=env_chunk, make_policy=tanh_gaussian.make_policy_fn(policy),
                steps_per_chunk=config.steps_per_chunk)

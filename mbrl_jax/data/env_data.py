@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import Env, State
 
-from mbrl_jax.types import Policy, Transition
+from mbrl_jax.core.types import Policy, Transition
 
 
 def episode_decisions(env: Env) -> int:

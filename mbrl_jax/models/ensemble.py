@@ -17,12 +17,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mbrl_jax.checks import check, check_choice
+from mbrl_jax.core.networks import ACTIVATIONS
+from mbrl_jax.core.checks import check, check_choice
 from mbrl_jax.data import normalizer
 
 KINDS = ('gaussian', 'deterministic')
-ACTIVATIONS = {'silu': nn.silu, 'relu': nn.relu, 'tanh': nn.tanh, 'elu': nn.elu,
-               'gelu': nn.gelu}
 
 
 def default_config() -> ml_collections.ConfigDict:

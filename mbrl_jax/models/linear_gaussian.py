@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
-from mbrl_jax.types import Dynamics, PRNGKey
+from mbrl_jax.core.types import Dynamics, PRNGKey
 
 
 @flax.struct.dataclass

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from mbrl_jax.models.ensemble import Ensemble, ModelState
-from mbrl_jax.types import Transition
+from mbrl_jax.core.types import Transition
 
 PROPAGATIONS = ('ts1', 'tsinf', 'expectation', 'all')
 PARTICLE_PROPAGATIONS = PROPAGATIONS[:3]  # one batch of particles (agents' choices)

@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mbrl_jax.checks import check
+from mbrl_jax.core.checks import check
 from mbrl_jax.data import normalizer
-from mbrl_jax.guards import apply_if_finite
+from mbrl_jax.core.guards import apply_if_finite
 from mbrl_jax.models.ensemble import Ensemble, ModelState
 
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from mbrl_jax.planners.lqr import LQRSolution, lqr
-from mbrl_jax.types import Cost, Dynamics
+from mbrl_jax.core.types import Cost, Dynamics
 
 
 class ILQRSolution(NamedTuple):

@@ -5,7 +5,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax.types import Dynamics, RewardFn
+from mbrl_jax.core.types import Dynamics, RewardFn
 
 
 def rollout_return(dynamics: Dynamics, reward_fn: RewardFn, obs: jax.Array,

@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax.types import Objective
+from mbrl_jax.core.types import Objective
 
 
 def check_sizes(horizon: int, population: int) -> None:

@@ -28,7 +28,7 @@ from jax.scipy.linalg import solve_triangular
 
 from mbrl_jax.models.linear_gaussian import LinearDynamics
 from mbrl_jax.planners.lqr import lqr
-from mbrl_jax.types import PRNGKey
+from mbrl_jax.core.types import PRNGKey
 
 
 @flax.struct.dataclass

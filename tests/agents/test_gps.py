@@ -8,7 +8,7 @@ import optax
 
 from mbrl_jax import envs
 from mbrl_jax.agents import gps
-from mbrl_jax.agents.gps import policy
+from mbrl_jax.policies import gaussian_mlp
 from mbrl_jax.policies import linear_gaussian as lg
 
 T, N_X, N_U = 6, 4, 2
@@ -32,7 +32,7 @@ def test_linearizing_a_linear_policy_gives_back_its_gains():
   variance = jnp.array([0.3, 0.1])
   W, b = np.broadcast_to(params['W'], (T, N_U, N_X)), np.broadcast_to(params['b'], (T, N_U))
   for states in (X, jnp.broadcast_to(X[:1], X.shape)):
-    fit = policy.linearize(linear_apply, params, states, variance)
+    fit = gaussian_mlp.linearize(linear_apply, params, states, variance)
     np.testing.assert_allclose(fit.K, W, atol=1e-5)
     np.testing.assert_allclose(fit.k, b, atol=1e-5)
   np.testing.assert_allclose(fit.cov[3], np.diag(variance))
@@ -44,10 +44,10 @@ def test_linearizing_an_mlp_averages_its_finite_difference_jacobians():
   """A tanh MLP at 5 states per step: K_t is the mean over the states of central
   finite differences of mu_theta (float64, step 1e-5), and K_t x + k_t at the mean
   state is the mean action."""
-  net = policy.MLP((16, 16), N_U)
+  net = gaussian_mlp.MLP((16, 16), N_U)
   X = jnp.asarray(np.random.default_rng(5).normal(size=(5, T, N_X)), jnp.float32)
   params = net.init(jax.random.PRNGKey(3), jnp.zeros(N_X))
-  fit = policy.linearize(net.apply, params, X, jnp.ones(N_U))
+  fit = gaussian_mlp.linearize(net.apply, params, X, jnp.ones(N_U))
   params64 = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
   mu = lambda x: np.asarray(net.apply(params64, jnp.asarray(x, jnp.float64)), np.float64)
   with jax.enable_x64(True):
@@ -75,10 +75,10 @@ def test_s_step_weights_targets_by_their_precision():
   apply = lambda p, o: jnp.broadcast_to(p['c'], o.shape[:-1] + (1,))  # a constant policy
   optimizer = optax.adam(0.05)
   params = {'c': jnp.zeros(1)}
-  params, _, _, _ = policy.s_step(apply, optimizer, params, optimizer.init(params), obs, mean,
+  params, _, _, _ = gaussian_mlp.s_step(apply, optimizer, params, optimizer.init(params), obs, mean,
                                   precision, jax.random.PRNGKey(0), 300, 128)
   assert abs(float(params['c'][0]) - 0.8) < 0.02, params
-  np.testing.assert_allclose(policy.policy_variance(precision), [0.2], rtol=1e-6)
+  np.testing.assert_allclose(gaussian_mlp.policy_variance(precision), [0.2], rtol=1e-6)
 
 
 def test_s_step_fits_the_mlp_to_a_linear_controller():
@@ -95,15 +95,15 @@ def test_s_step_fits_the_mlp_to_a_linear_controller():
                                        jnp.broadcast_to(b, (T, N_U)), cov,
                                        jnp.zeros((T, N_X)), jnp.zeros((T, N_U)))
   X = jnp.asarray(rng.uniform(-1, 1, (2000 // T + 1, T, N_X)), jnp.float32)
-  mean, precision = policy.targets(target, X)
+  mean, precision = gaussian_mlp.targets(target, X)
   precision = jnp.broadcast_to(precision, mean.shape + (N_U,))
-  net = policy.MLP((64, 64), N_U)
+  net = gaussian_mlp.MLP((64, 64), N_U)
   params = net.init(jax.random.PRNGKey(0), jnp.zeros(N_X))
   optimizer = optax.adam(1e-3)
   fresh = jnp.asarray(rng.uniform(-1, 1, (500, N_X)), jnp.float32)
   rms = lambda p: float(jnp.sqrt(jnp.mean((net.apply(p, fresh) - fresh @ W.T - b) ** 2)))
   before = rms(params)
-  step = jax.jit(lambda p, s: policy.s_step(
+  step = jax.jit(lambda p, s: gaussian_mlp.s_step(
       net.apply, optimizer, p, s, X.reshape((-1, N_X)), mean.reshape((-1, N_U)),
       precision.reshape((-1, N_U, N_U)), jax.random.PRNGKey(1), 1000, 128))
   params, _, losses, _ = step(params, optimizer.init(params))
@@ -191,12 +191,12 @@ def test_s_step_skips_and_counts_non_finite_steps():
   """The S-step's guard (every agent that takes gradient steps has one): NaN targets
   make every step's loss NaN, so all are skipped and the params stay as they were;
   finite targets skip none."""
-  net = policy.MLP((8,), 1, 'tanh')
+  net = gaussian_mlp.MLP((8,), 1, 'tanh')
   params = net.init(jax.random.PRNGKey(0), jnp.zeros(2))
   optimizer = optax.adam(1e-2)
   obs = jax.random.normal(jax.random.PRNGKey(1), (16, 2))
   precision = jnp.broadcast_to(jnp.eye(1), (16, 1, 1))
-  run = lambda mean: policy.s_step(net.apply, optimizer, params, optimizer.init(params), obs,
+  run = lambda mean: gaussian_mlp.s_step(net.apply, optimizer, params, optimizer.init(params), obs,
                                    mean, precision, jax.random.PRNGKey(2), 5, 4)
   bad_params, _, losses, skipped = run(jnp.full((16, 1), jnp.nan))
   assert float(skipped) == 5 and not np.isfinite(np.asarray(losses)).any()

@@ -7,7 +7,7 @@ import numpy as np
 
 from mbrl_jax import envs
 from mbrl_jax.agents.gps import badmm
-from mbrl_jax.agents.lqr_flm.trajectory_opt import QuadraticCost
+from mbrl_jax.planners.lqr_flm import QuadraticCost
 from mbrl_jax.models.linear_gaussian import LinearDynamics
 from mbrl_jax.policies import linear_gaussian as lg
 from tests.agents.test_gps import train_on_point_mass

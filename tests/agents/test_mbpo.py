@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mbrl_jax import agents, data, envs, runner
+from mbrl_jax import agents, data, envs
+from mbrl_jax.harness import runner
 from mbrl_jax.agents import mbpo, sac
-from mbrl_jax.evaluation import make_evaluator
+from mbrl_jax.data.evaluation import make_evaluator
 from tests.agents.test_sac import NanReward
 from tests.helpers import assert_rejected, assert_trees_equal, metric_rows
 

@@ -6,7 +6,8 @@ surrogate, GAE and reward-to-go match hand computations."""
 import numpy as np
 import pytest
 
-from mbrl_jax import envs, runner
+from mbrl_jax import envs
+from mbrl_jax.harness import runner
 from mbrl_jax.agents import model_pg
 from tests.helpers import assert_rejected, random_returns, train_two_seeds
 

@@ -11,7 +11,7 @@ from brax.envs.base import Wrapper
 from mbrl_jax import envs
 from mbrl_jax.agents import mpc
 from mbrl_jax.data import replay
-from mbrl_jax.evaluation import make_evaluator
+from mbrl_jax.data.evaluation import make_evaluator
 from tests.helpers import assert_rejected, random_returns
 
 

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from brax.envs.base import Wrapper
 
-from mbrl_jax import data, envs, returns, runner
-from mbrl_jax.agents import _common, pathwise
-from mbrl_jax.evaluation import make_evaluator
+from mbrl_jax import data, envs
+from mbrl_jax.core import returns
+from mbrl_jax.harness import runner
+from mbrl_jax.agents import actor_critic, pathwise
+from mbrl_jax.policies import tanh_gaussian
+from mbrl_jax.data.evaluation import make_evaluator
 from tests.helpers import assert_rejected, random_returns, train_two_seeds
 
 
@@ -124,17 +127,17 @@ def test_injected_nonfinite_gradient_is_skipped_and_counted(bad, tmp_path):
     lambda p: (p['w'] * jnp.log(p['w'] - 1.0)).sum(),  # w = 1: 0 * inf = NaN in the grad
 ])
 def test_apply_if_finite_keeps_params_and_optimizer_state(loss_fn):
-  optimizer = _common.make_optimizer(1e-2, 1.0)
+  optimizer = actor_critic.make_optimizer(1e-2, 1.0)
   params = {'w': jnp.ones(3)}
   opt_state = optimizer.init(params)
   grads = jax.grad(loss_fn)(params)
   assert not np.isfinite(np.asarray(grads['w'])).all()
-  new_params, new_opt, skipped, _ = _common.apply_if_finite(optimizer, params, opt_state, grads)
+  new_params, new_opt, skipped, _ = actor_critic.apply_if_finite(optimizer, params, opt_state, grads)
   assert float(skipped) == 1.0
   np.testing.assert_array_equal(new_params['w'], params['w'])
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(new_opt))
   good = {'w': jnp.full(3, 0.5)}
-  stepped, _, skipped, norm = _common.apply_if_finite(optimizer, params, opt_state, good)
+  stepped, _, skipped, norm = actor_critic.apply_if_finite(optimizer, params, opt_state, good)
   assert float(skipped) == 0.0 and np.isclose(float(norm), np.sqrt(3 * 0.25))
   assert not np.allclose(stepped['w'], params['w'])
 
@@ -144,7 +147,7 @@ def test_pathwise_gradient_matches_finite_differences():
   """The gradient of a 5-step window objective through the pendulum's dynamics
   (deterministic policy: mode) against central differences of a policy scale."""
   task = envs.make('pendulum').unwrapped
-  policy = _common.TanhGaussianPolicy(3, 1, (8,), 'tanh', *data.action_bounds(task))
+  policy = tanh_gaussian.TanhGaussianPolicy(3, 1, (8,), 'tanh', *data.action_bounds(task))
   params = policy.init(jax.random.PRNGKey(0))
   obs0 = jax.vmap(task.initial_obs)(jax.random.split(jax.random.PRNGKey(1), 4))
 
@@ -176,7 +179,7 @@ def test_pathwise_gradient_through_a_brax_backend_matches_finite_differences():
   directions (the params themselves, the gradient) agree with central differences.
   Measured: |grad| 0.158, projections -0.0276 / 0.0249 vs differences -0.0275 / 0.0252."""
   env = envs.make('brax/inverted_double_pendulum', backend='spring', episode_length=20)
-  policy = _common.TanhGaussianPolicy(env.observation_size, env.action_size, (8,), 'tanh',
+  policy = tanh_gaussian.TanhGaussianPolicy(env.observation_size, env.action_size, (8,), 'tanh',
                                       *data.action_bounds(env))
   params = policy.init(jax.random.PRNGKey(0))
   start = data.reset(env, jax.random.PRNGKey(1), 4)

@@ -28,7 +28,7 @@ def test_registry_matches_the_modules_that_define_make():
 
 def test_tabular_algorithms_are_named_as_such():
   for name in agents.TABULAR:
-    importlib.import_module(f'mbrl_jax.agents.{name}')  # the module exists
+    importlib.import_module(f'mbrl_jax.tabular.{name}')  # the module exists
     with pytest.raises(ValueError, match=f"'{name}' is a tabular algorithm.*experiments/{name}.py"):
       agents.get(name)
   with pytest.raises(ValueError, match=r"Unknown agent 'nope'; valid agents: gps, mbpo, "

@@ -9,7 +9,7 @@ from brax.envs.base import Wrapper
 
 from mbrl_jax import data, envs
 from mbrl_jax.agents import sac
-from mbrl_jax.evaluation import make_evaluator
+from mbrl_jax.data.evaluation import make_evaluator
 from tests.agents.test_mpc import best_random_return
 from tests.helpers import assert_rejected, assert_trees_equal
 

@@ -9,9 +9,9 @@ import numpy as np
 
 from mbrl_jax import envs
 from mbrl_jax.agents.gps import badmm
-from mbrl_jax.agents.lqr_flm import train
-from mbrl_jax.agents.visuomotor import policy as vp
-from mbrl_jax.agents.visuomotor import pose
+from mbrl_jax.planners import lqr_flm
+from mbrl_jax.policies import pixel_policy as vp
+from mbrl_jax.policies import pose_pretraining
 from mbrl_jax.envs import rendering, two_link_arm
 from mbrl_jax.envs.base import task_of
 from mbrl_jax.policies import linear_gaussian as lg
@@ -29,14 +29,14 @@ def train_from_pixels(seed: int):
   env = envs.make('two_link_arm')
   task, n = task_of(env), env.observation_size
   starts = two_link_arm.straight_starts(GOALS)
-  scenes = pose.sample_scenes(jax.random.PRNGKey(seed), 4000)
+  scenes = pose_pretraining.sample_scenes(jax.random.PRNGKey(seed), 4000)
   pose_net = vm.PoseNet(2, **NETWORK)
-  pretrained = jax.jit(lambda k: pose.pretrain(pose_net, scenes, k, 300, 64, 3e-3, PLAIN))(
+  pretrained = jax.jit(lambda k: pose_pretraining.pretrain(pose_net, scenes, k, 300, 64, 3e-3, PLAIN))(
       jax.random.PRNGKey(seed + 1))
 
   init = lg.open_loop(jnp.zeros((env.episode_length, 2)), 0.1 * jnp.eye(2), n)
-  conditions = jax.vmap(lambda _: train.initial_condition(init, 1.0))(jnp.arange(2))
-  iteration = jax.jit(jax.vmap(train.make_iteration(env, 5, 1e-4 * jnp.eye(n), 4)))
+  conditions = jax.vmap(lambda _: lqr_flm.initial_condition(init, 1.0))(jnp.arange(2))
+  iteration = jax.jit(jax.vmap(lqr_flm.make_iteration(env, 5, 1e-4 * jnp.eye(n), 4)))
   key = jax.random.PRNGKey(seed + 2)
   for _ in range(8):
     key, step_key = jax.random.split(key)

@@ -7,7 +7,8 @@ import numpy as np
 from brax.envs.base import Wrapper
 from brax.envs.wrappers.training import EpisodeWrapper
 
-from mbrl_jax import acting, data, envs
+from mbrl_jax.data import acting
+from mbrl_jax import data, envs
 from mbrl_jax.envs.lazy_where import lazy_where
 from mbrl_jax.envs.wrappers import AutoResetWrapper
 

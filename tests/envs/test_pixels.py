@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mbrl_jax import acting, data, envs
+from mbrl_jax.data import acting
+from mbrl_jax import data, envs
 from mbrl_jax.envs import rendering
 from mbrl_jax.envs.base import task_of
 

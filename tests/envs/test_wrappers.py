@@ -83,7 +83,8 @@ def test_our_table_of_brax_envs_is_brax_registry():
 
 def test_episode_decisions_count_agent_steps_under_action_repeat():
   # brax's EpisodeWrapper counts episode_length in env steps, action_repeat per decision.
-  from mbrl_jax import acting, data
+  from mbrl_jax.data import acting
+  from mbrl_jax import data
   for length, repeat, decisions in [(200, 4, 50), (201, 4, 51), (200, 1, 200)]:
     env = envs.make('pendulum', episode_length=length, action_repeat=repeat)
     assert data.episode_decisions(env) == decisions

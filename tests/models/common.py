@@ -5,7 +5,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax import acting, data, envs, models
+from mbrl_jax.data import acting
+from mbrl_jax import data, envs, models
 
 CAPACITY = 4096
 

@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from mbrl_jax import data
-from mbrl_jax.agents.base import Agent, check, check_positive, check_version
+from mbrl_jax.agents.base import Agent
+from mbrl_jax.core.checks import check, check_positive, check_version
 from mbrl_jax.agents.gps import badmm, mdgps
 
 VERSIONS = ('mdgps', 'badmm')  # presets; the first is the default

@@ -11,7 +11,7 @@ lambda_{i,t} [m] and Bregman (KL) penalties of weight nu_{i,t}. Each iteration:
   2. `inner_iterations` times, in the paper's order:
      a. C-step, per condition: p_i <- argmin E_p[c(x, u) - lambda_t' u_t]
         + sum_t nu_t KL(p(u_t|x_t) || pi_bar(u_t|x_t)) subject to KL(p || p_old) <=
-        epsilon, pi_bar the policy linearised at the samples (policy.linearize),
+        epsilon, pi_bar the policy linearised at the samples (gaussian_mlp.linearize),
         p_old the controller sampled. Its Lagrangian (eta for the trust region) is a
         maximum-entropy LQR problem with per-step entropy weight nu_t + eta on the
         quadratic cost c - lambda'u - nu_t log pi_bar - eta log p_old
@@ -27,7 +27,7 @@ lambda_{i,t} [m] and Bregman (KL) penalties of weight nu_{i,t}. Each iteration:
         (`adapt_nu`).
 On the first iteration an S-step onto the initial controllers (lambda = 0) comes
 first, as in MDGPS. The trust region epsilon adapts as in LQR-FLM (the samples'
-cost against the cost the last C-step predicted; train.adapt_epsilon), shared over
+cost against the cost the last C-step predicted; lqr_flm.adapt_epsilon), shared over
 conditions with config.shared_step.
 
 Differences from the paper / the GPS code: the dual step is the paper's plain
@@ -43,9 +43,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax.agents.gps import common, policy
-from mbrl_jax.agents.lqr_flm import train, trajectory_opt
-from mbrl_jax.agents.lqr_flm.trajectory_opt import QuadraticCost
+from mbrl_jax.agents.gps import common
+from mbrl_jax.policies import gaussian_mlp
+from mbrl_jax.planners import lqr_flm
+from mbrl_jax.planners.lqr_flm import QuadraticCost
 from mbrl_jax.policies import linear_gaussian as lg
 
 
@@ -81,7 +82,7 @@ def augmented_cost(quadratic: QuadraticCost, linear: lg.LinearGaussianController
   the cost quadratic [T] plus the multiplier term (gradient -lambda_t [T, m] in u)
   and nu_t [T] times -log pi_bar's quadratic."""
   n = quadratic.H_final.shape[0]
-  H_pi, h_pi = trajectory_opt.neg_log_prob_quadratic(linear)
+  H_pi, h_pi = lqr_flm.neg_log_prob_quadratic(linear)
   h = quadratic.h + nu[:, None] * h_pi
   h = h.at[:, n:].add(-lam)
   return QuadraticCost(quadratic.H + nu[:, None, None] * H_pi, h, quadratic.H_final,
@@ -96,35 +97,35 @@ def c_step_solve(dynamics, augmented: QuadraticCost, prev: lg.LinearGaussianCont
   (nu_t + eta) Q_uu,t^-1 (the GPS code's per-step division with its value-function
   multiplier (nu_{t+1} + eta) / (nu_t + eta) gives the same). ok is false where some
   Q_uu is not positive definite."""
-  H_old, h_old = trajectory_opt.neg_log_prob_quadratic(prev)
+  H_old, h_old = lqr_flm.neg_log_prob_quadratic(prev)
   scale = eta + nu.mean()  # keeps the Riccati pass near unit scale for any eta
   scaled = QuadraticCost((augmented.H + eta * H_old) / scale, (augmented.h + eta * h_old) / scale,
                          augmented.H_final / scale, augmented.h_final / scale)
-  K, k, Quu = trajectory_opt.plain_lqr(dynamics, scaled)
+  K, k, Quu = lqr_flm.plain_lqr(dynamics, scaled)
   ok = jnp.all(jnp.isfinite(K)) & jnp.all(jnp.isfinite(jnp.linalg.cholesky(Quu)))
   return lg.from_q_function(K, k, Quu * (scale / (nu + eta))[:, None, None]), ok
 
 
 def c_step(dynamics, cost, prev: lg.LinearGaussianController, linear: lg.LinearGaussianController,
            lam, nu, epsilon, mu0, sigma0, log_eta_range=(-10.0, 25.0),
-           iterations: int = 50) -> trajectory_opt.Update:
+           iterations: int = 50) -> lqr_flm.Update:
   """The C-step of one condition: the controller of `c_step_solve` whose KL to prev
   (the controller sampled) is epsilon, or below it at the smallest eta, by
   bisection on log eta (the KL falls as eta grows). The cost is expanded about
   prev's marginals under `dynamics`. lam [T, m], nu [T]."""
   marginals = lg.trajectory_marginals(prev, dynamics, mu0, sigma0)
-  augmented = augmented_cost(trajectory_opt.quadratic_cost(cost, marginals), linear, lam, nu)
+  augmented = augmented_cost(lqr_flm.quadratic_cost(cost, marginals), linear, lam, nu)
 
   def kl_at(log_eta):
     controller, ok = c_step_solve(dynamics, augmented, prev, nu, jnp.exp(log_eta))
     return controller, lg.trajectory_kl(controller, prev, dynamics, mu0, sigma0), ok
 
-  return trajectory_opt.search_eta(kl_at, prev, epsilon, log_eta_range, iterations)
+  return lqr_flm.search_eta(kl_at, prev, epsilon, log_eta_range, iterations)
 
 
 def controller_means(controller: lg.LinearGaussianController, X):
   """E_p[u_t | x_t] at the states X [N, T, n]: [N, T, m]."""
-  return policy.targets(controller, X)[0]
+  return gaussian_mlp.targets(controller, X)[0]
 
 
 def s_step_targets(controller: lg.LinearGaussianController, X, lam, nu):
@@ -132,7 +133,7 @@ def s_step_targets(controller: lg.LinearGaussianController, X, lam, nu):
   + nu_t KL(pi_theta || p) = nu_t / 2 |mu_theta - mu_p + Sigma_p lambda_t / nu_t|^2
   in the metric Sigma_p^-1 (+ const): targets [N, T, m], precisions nu_t Sigma_p^-1
   [T, m, m]."""
-  mean, precision = policy.targets(controller, X)
+  mean, precision = gaussian_mlp.targets(controller, X)
   shift = jnp.einsum('tab,tb->ta', controller.cov, lam) / nu[:, None]
   return mean - shift, nu[:, None, None] * precision
 
@@ -190,7 +191,7 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
     """pi_theta onto the controllers [C] at the states X [C, N, T, n], multipliers lam."""
     mean, precision = jax.vmap(s_step_targets)(controllers, X, lam, nu)
     precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses, skipped = policy.s_step(
+    params, opt_state, losses, skipped = gaussian_mlp.s_step(
         apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
         precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
     return params, opt_state, weighted_policy_variance(precision, nu), (losses, skipped)
@@ -206,7 +207,7 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
     if config.shared_step:
       previous, predicted, achieved = (jnp.broadcast_to(a.mean(), (C,))
                                        for a in (previous, predicted, achieved))
-    epsilon = train.adapt_epsilon(state.epsilon, previous, predicted, achieved,
+    epsilon = lqr_flm.adapt_epsilon(state.epsilon, previous, predicted, achieved,
                                   *config.epsilon_range)
     params, opt_state, var, (_, caught_up_skipped) = common.catch_up(
         state.iteration == 0,
@@ -217,7 +218,7 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
     def inner(carry, inputs):
       params, opt_state, var, lam, nu, _ = carry
       index, key = inputs
-      linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var))(X)
+      linear = jax.vmap(lambda x: gaussian_mlp.linearize(apply, params, x, var))(X)
       step = jax.vmap(lambda f, p, pi, l, v, e, x0: c_step(f, cost, p, pi, l, v, e, x0, sigma0))(
           dynamics, state.controllers, linear, lam, nu, epsilon, starts)
       params, opt_state, var, losses = s_step(step.controller, X, lam, nu, params, opt_state,
@@ -228,20 +229,20 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
       adapted = adapt_nu(nu, kl, config.kl_target, config.nu_increase, config.nu_decrease,
                          *config.nu_range)
       nu = jnp.where(index == config.inner_iterations - 1, adapted, nu)
-      outputs = (losses, kl.sum(-1), trajectory_opt.failed(step))
+      outputs = (losses, kl.sum(-1), lqr_flm.failed(step))
       return (params, opt_state, var, lam, nu, step), outputs
 
     K = config.inner_iterations
-    dummy = trajectory_opt.Update(state.controllers, jnp.zeros(C), jnp.zeros(C))
+    dummy = lqr_flm.Update(state.controllers, jnp.zeros(C), jnp.zeros(C))
     (params, opt_state, var, lam, nu, step), (losses, kls, failed) = jax.lax.scan(
         inner, (params, opt_state, var, state.lam, state.nu, dummy),
         (jnp.arange(K), jax.random.split(inner_key, K)))
 
     # The next samples' cost as the local model predicts it (LQR-FLM's step-size rule).
     def change(p_new, p_old, f, x0):
-      quadratic = trajectory_opt.quadratic_cost(
+      quadratic = lqr_flm.quadratic_cost(
           cost, lg.trajectory_marginals(p_old, f, x0, sigma0))
-      expected = lambda p: trajectory_opt.expected_cost(p, f, quadratic, x0, sigma0)
+      expected = lambda p: lqr_flm.expected_cost(p, f, quadratic, x0, sigma0)
       return expected(p_new) - expected(p_old)
     new_predicted = actual + jax.vmap(change)(step.controller, state.controllers, dynamics,
                                               starts)

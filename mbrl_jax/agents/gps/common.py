@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mbrl_jax import acting, data
-from mbrl_jax.agents.gps import policy
-from mbrl_jax.agents.lqr_flm import train
+from mbrl_jax.data import acting
+from mbrl_jax import data
+from mbrl_jax.policies import gaussian_mlp
+from mbrl_jax.planners import lqr_flm
 from mbrl_jax.policies import linear_gaussian as lg
 
 
@@ -69,7 +70,7 @@ def setup(env, config, network=None, optimizer=None) -> Setup:
   optax transformation (default: Adam at config.learning_rate; mask one to freeze
   parts of the network)."""
   T, n, m = data.episode_decisions(env), env.observation_size, env.action_size
-  net = network or policy.MLP(tuple(config.hidden_sizes), m, config.activation)
+  net = network or gaussian_mlp.MLP(tuple(config.hidden_sizes), m, config.activation)
 
   def evaluate(params, starts, key):
     """pi_theta's mean run deterministically from each start for T steps."""
@@ -78,7 +79,7 @@ def setup(env, config, network=None, optimizer=None) -> Setup:
     tr = experience.transition
     return -tr.reward.sum(0), tr.next_obs[-1]
 
-  return Setup(train.cost_fn(env), (T, n, m), config.sigma0 * jnp.eye(n), net,
+  return Setup(lqr_flm.cost_fn(env), (T, n, m), config.sigma0 * jnp.eye(n), net,
                optimizer or optax.adam(config.learning_rate), evaluate)
 
 
@@ -102,9 +103,9 @@ def sample_and_fit(env, config, sigma0, controllers, starts, sample_key, fit_key
   """Every condition's samples of its controller and their dynamics fit (vmapped):
   (samples [C], dynamics [C], X [C, N, T, n] the states the actions were taken in)."""
   C = starts.shape[0]
-  samples = jax.vmap(lambda p, x0, k: train.sample(env, p, x0, sigma0, k, config.num_samples))(
+  samples = jax.vmap(lambda p, x0, k: lqr_flm.sample(env, p, x0, sigma0, k, config.num_samples))(
       controllers, starts, jax.random.split(sample_key, C))
-  dynamics = jax.vmap(lambda s, k: train.fit_dynamics(s, k, config.num_clusters,
+  dynamics = jax.vmap(lambda s, k: lqr_flm.fit_dynamics(s, k, config.num_clusters,
                                                       config.prior_strength))(
       samples, jax.random.split(fit_key, C))
   return samples, dynamics, samples.X[:, :, :-1]

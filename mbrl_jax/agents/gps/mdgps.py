@@ -7,12 +7,12 @@ p_i per condition (initial state x0_i). Each iteration, every condition in one v
   1. sample N trajectories of p_i on the env (the off-policy variant: the local
      controllers are run, not pi_theta; the on-policy one samples pi_theta);
   2. fit local dynamics to them (lqr_flm.train.fit_dynamics, GMM prior);
-  3. linearise pi_theta at the sampled states: pi_bar_i (policy.linearize);
+  3. linearise pi_theta at the sampled states: pi_bar_i (gaussian_mlp.linearize);
   4. C-step: p_i <- argmin E_p[cost] s.t. KL(p || pi_bar_i) <= epsilon_i, the
-     LQR-FLM step (trajectory_opt.update) with the KL taken to the linearised
+     LQR-FLM step (lqr_flm.update) with the KL taken to the linearised
      global policy rather than to the old p_i: the mirror-descent step;
   5. S-step: pi_theta <- the policy closest to the new p_i at the sampled states
-     (policy.s_step: precision-weighted regression of the mean, closed-form
+     (gaussian_mlp.s_step: precision-weighted regression of the mean, closed-form
      covariance).
 On the first iteration an S-step onto the initial controllers comes before 3, so
 that pi_bar starts near them (as the GPS code's "catch the policy up").
@@ -33,8 +33,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax.agents.gps import common, policy
-from mbrl_jax.agents.lqr_flm import train, trajectory_opt
+from mbrl_jax.agents.gps import common
+from mbrl_jax.policies import gaussian_mlp
+from mbrl_jax.planners import lqr_flm
 from mbrl_jax.policies import linear_gaussian as lg
 
 
@@ -57,8 +58,8 @@ def estimated_cost(cost, controller: lg.LinearGaussianController, dynamics, x0, 
   """C_hat: E[sum_t c] of a linear-Gaussian controller under fitted dynamics, the cost
   expanded to second order about its own marginals (exact for a quadratic cost)."""
   marginals = lg.trajectory_marginals(controller, dynamics, x0, sigma0)
-  quadratic = trajectory_opt.quadratic_cost(cost, marginals)
-  return trajectory_opt.expected_cost(controller, dynamics, quadratic, x0, sigma0)
+  quadratic = lqr_flm.quadratic_cost(cost, marginals)
+  return lqr_flm.expected_cost(controller, dynamics, quadratic, x0, sigma0)
 
 
 def build(env, config: ml_collections.ConfigDict = None, network=None,
@@ -77,12 +78,12 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
 
   def s_step(controllers, X, params, opt_state, key):
     """pi_theta onto the controllers [C] at the states X [C, N, T, n]."""
-    mean, precision = jax.vmap(policy.targets)(controllers, X)  # [C, N, T, m], [C, T, m, m]
+    mean, precision = jax.vmap(gaussian_mlp.targets)(controllers, X)  # [C, N, T, m], [C, T, m, m]
     precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses, skipped = policy.s_step(
+    params, opt_state, losses, skipped = gaussian_mlp.s_step(
         apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
         precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
-    return params, opt_state, policy.policy_variance(precision), (losses, skipped)
+    return params, opt_state, gaussian_mlp.policy_variance(precision), (losses, skipped)
 
   def iteration(state: GPSState, starts, key):
     C = starts.shape[0]
@@ -94,17 +95,17 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
         lambda: s_step(state.controllers, X, state.params, state.opt_state, catch_up_key),
         (state.params, state.opt_state, state.policy_var), config)
 
-    linear = jax.vmap(lambda x: policy.linearize(apply, params, x, var))(X)
+    linear = jax.vmap(lambda x: gaussian_mlp.linearize(apply, params, x, var))(X)
     estimate = jax.vmap(lambda p, f, x0: estimated_cost(cost, p, f, x0, sigma0))
     laplace = estimate(linear, dynamics, starts)
     previous, predicted, achieved = state.laplace, state.predicted, laplace
     if config.shared_step:
       previous, predicted, achieved = (jnp.broadcast_to(a.mean(), (C,))
                                        for a in (previous, predicted, achieved))
-    epsilon = train.adapt_epsilon(state.epsilon, previous, predicted, achieved,
+    epsilon = lqr_flm.adapt_epsilon(state.epsilon, previous, predicted, achieved,
                                   *config.epsilon_range)
 
-    step = jax.vmap(lambda f, p, e, x0: trajectory_opt.update(f, cost, p, e, x0, sigma0))(
+    step = jax.vmap(lambda f, p, e, x0: lqr_flm.update(f, cost, p, e, x0, sigma0))(
         dynamics, linear, epsilon, starts)
     new_predicted = estimate(step.controller, dynamics, starts)
     params, opt_state, var, (losses, skipped) = s_step(step.controller, X, params, opt_state,
@@ -113,7 +114,7 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
     policy_cost, _ = evaluate(params, starts, eval_key)
     metrics = {'cost': samples.cost.mean(1), 'policy_cost': policy_cost, 'laplace': laplace,
                'predicted': new_predicted, 'kl': step.kl, 'eta': step.eta, 'epsilon': epsilon,
-               'failed_c_steps': trajectory_opt.failed(step).astype(jnp.float32),
+               'failed_c_steps': lqr_flm.failed(step).astype(jnp.float32),
                's_loss_first': losses[:10].mean(), 's_loss_last': losses[-10:].mean(),
                'skipped_updates': skipped + caught_up_skipped,
                'policy_std': jnp.sqrt(var)}

@@ -4,7 +4,7 @@ import ml_collections
 
 from mbrl_jax import models
 from mbrl_jax.agents import sac
-from mbrl_jax.agents.base import check, check_positive, check_version
+from mbrl_jax.core.checks import check, check_positive, check_version
 from mbrl_jax.envs.base import pure_functions
 
 

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax import returns
+from mbrl_jax.core import returns
 from mbrl_jax.agents import sac
 
 

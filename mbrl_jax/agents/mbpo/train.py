@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import acting, data, models
+from mbrl_jax.data import acting
+from mbrl_jax import data, models
 from mbrl_jax.agents import model_based, sac
 from mbrl_jax.agents.base import Agent
 from mbrl_jax.agents.mbpo.config import validate

@@ -2,7 +2,7 @@
 
 import ml_collections
 
-from mbrl_jax.agents.base import check, check_positive, check_version
+from mbrl_jax.core.checks import check, check_positive, check_version
 
 VERSIONS = ('paper', 'cpu')  # presets; the first is the default
 # SAC at CPU size: what configs 'cpu' of sac and mbpo share, so curves compare like with like.

@@ -13,7 +13,8 @@ from brax.training.agents.sac import losses as sac_losses
 from brax.training.agents.sac import networks as sac_networks
 
 from mbrl_jax import data
-from mbrl_jax.guards import all_finite, keep_if
+from mbrl_jax.core.guards import all_finite, keep_if
+from mbrl_jax.core.networks import NO_NORMALIZER, from_bounds, to_bounds
 
 
 @flax.struct.dataclass
@@ -48,9 +49,6 @@ class Learner(NamedTuple):
   from_env: Callable
 
 
-NO_NORMALIZER = ()  # brax's networks take normalizer params; we feed raw observations
-
-
 def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
   """SAC's parts from config's hidden_sizes, learning_rate, discount, reward_scaling, tau."""
   obs_size, act_size = env.observation_size, env.action_size
@@ -62,11 +60,8 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
   optimizer = optax.adam(config.learning_rate)
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
 
-  def to_env(action):  # the policy acts in [-1, 1]
-    return low + (action + 1.0) * (high - low) / 2.0
-
-  def from_env(action):
-    return 2.0 * (action - low) / (high - low) - 1.0
+  to_env = lambda action: to_bounds(action, low, high)  # the policy acts in [-1, 1]
+  from_env = lambda action: from_bounds(action, low, high)
 
   def make_policy(params: SACParams, deterministic: bool = True):
     def policy(obs, key):

@@ -8,12 +8,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from mbrl_jax import acting, data
+from mbrl_jax.data import acting
+from mbrl_jax import data
 from mbrl_jax.agents.base import Agent
 from mbrl_jax.agents.sac.config import validate
 from mbrl_jax.agents.sac.learner import Learner, LearnerState, SACOptState, SACParams, make_learner
 from mbrl_jax.data import replay
-from mbrl_jax.guards import keep_if
+from mbrl_jax.core.guards import keep_if
 
 
 @flax.struct.dataclass
