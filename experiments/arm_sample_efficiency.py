@@ -8,7 +8,9 @@ policy (its mean action) from each of the four conditions ends with the tip with
 0.1 of the goal, for all four. Every method is judged by that same evaluation,
 after each of its chunks (PPO: at each of its evaluations), and its samples are the
 env steps it learned from (PPO's and MBPO's training steps; GPS's local
-controllers' samples, from experiments/gps_arm.py's JSON, run first).
+controllers' samples, from experiments/gps_arm.py's JSON, run first: --gps_json reads
+outputs/gps/arm_curves.json, the committed record's is
+experiments/results/gps/arm_curves.json).
 
 The ratio is each method's own samples to the first point where it reaches, over
 MDGPS's own samples to the same criterion; with seeds, every pair of seeds gives a
@@ -18,11 +20,13 @@ deterministic runs is also quoted at several sample counts.
 
 brax 0.14.2's `ppo.train` calls `jax.device_put_replicated`, which jax 0.10 removed;
 this script (only) defines it again as stacking one copy per device
-(`mbrl_jax.envs.brax_train`, as experiments/pathwise_vs_apg.py does).
+(`common.restore_device_put_replicated`, as experiments/pathwise_vs_apg.py does).
 
   PYTHONPATH=. .venv/bin/python experiments/arm_sample_efficiency.py --methods=ppo,mbpo
 
-Writes experiments/results/gps/arm_sample_efficiency.json and prints it.
+Writes outputs/gps/arm_sample_efficiency.json (--out) and prints it. To refresh the
+committed record, pass --gps_json=experiments/results/gps/arm_curves.json
+--out=experiments/results/gps/arm_sample_efficiency.json.
 """
 
 import json
@@ -37,9 +41,9 @@ flags.DEFINE_integer('ppo_steps', 5_000_000, 'PPO env steps per seed.')
 flags.DEFINE_integer('ppo_evals', 26, 'PPO evaluations (evenly spaced, the first at 0).')
 flags.DEFINE_integer('mbpo_steps', 20_000, 'MBPO env steps per seed.')
 flags.DEFINE_integer('mbpo_chunk', 1000, 'MBPO env steps between evaluations.')
-flags.DEFINE_string('gps_json', 'experiments/results/gps/arm_curves.json',
+flags.DEFINE_string('gps_json', 'outputs/gps/arm_curves.json',
                     'experiments/gps_arm.py output (GPS and LQR-FLM samples to reach).')
-flags.DEFINE_string('out', 'experiments/results/gps/arm_sample_efficiency.json', 'Output.')
+flags.DEFINE_string('out', 'outputs/gps/arm_sample_efficiency.json', 'Output.')
 FLAGS = flags.FLAGS
 REACHED = 0.1
 
@@ -108,7 +112,7 @@ def run_mbpo(seeds):
   from mbrl_jax import agents, envs
   from mbrl_jax.agents import mbpo
   env = envs.make('two_link_arm', **arm_task_kwargs())
-  config = agents.preset('mbpo', 'cpu')
+  config = agents.preset('mbpo', size='cpu')
   config.steps_per_chunk = FLAGS.mbpo_chunk
   agent = mbpo.make(config, env)
   evaluate = make_evaluator(env)
@@ -128,18 +132,17 @@ def run_mbpo(seeds):
 
 def first_reach(points):
   """Samples at the first point where every condition is within REACHED, or None."""
-  for step, _, distance in points:
-    if max(distance) < REACHED:
-      return step
-  return None
+  import common
+  return common.first_where([step for step, _, _ in points],
+                            [max(distance) < REACHED for _, _, distance in points])
 
 
 def first_cost(points, target):
-  """Samples at the first point where the mean cost over the conditions is <= target."""
-  for step, cost, _ in points:
-    if sum(cost) / len(cost) <= target:
-      return step
-  return None
+  """Samples at the first point where the mean cost over the conditions is <= target,
+  or None."""
+  import common
+  return common.first_where([step for step, _, _ in points],
+                            [sum(cost) / len(cost) <= target for _, cost, _ in points])
 
 
 def ratios(reach, reference, budget):
@@ -166,6 +169,10 @@ def main(argv):
   del argv
   from mbrl_jax.harness import compilation_cache, metrics
   compilation_cache.enable()
+  if not os.path.isfile(FLAGS.gps_json):
+    raise SystemExit(f'error: --gps_json={FLAGS.gps_json} is not a file; run '
+                     'experiments/gps_arm.py first, or pass '
+                     '--gps_json=experiments/results/gps/arm_curves.json (the committed one).')
   with open(FLAGS.gps_json) as f:
     gps = json.load(f)
   mdgps = gps['summary']['mdgps']
@@ -205,8 +212,7 @@ def main(argv):
            for t in to_cost}}
     result['methods'][method] = entry
     print(json.dumps({method: {k: v for k, v in entry.items() if k != 'curve'}}), flush=True)
-  os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
-  metrics.report(result, FLAGS.out)
+  metrics.report(result, FLAGS.out)  # creates the folder
 
 
 if __name__ == '__main__':

@@ -1,8 +1,14 @@
-"""Env throughput under jit + vmap + lax.scan; prints JSON.
+"""Env throughput under jit + vmap + lax.scan; prints JSON and writes it to
+outputs/bench_envs/bench_envs.json (--out).
 
 For each env and batch size: compile seconds of the jitted rollout, and env steps
 per second (batch x steps / best wall time of `--repeats` runs), random actions,
 episode limit and auto-reset included (the envs as `mbrl_jax.envs.make` gives them).
+
+  python experiments/bench_envs.py
+
+To refresh the committed record, pass --out=experiments/results/bench_envs/bench_envs_cpu.json
+(bench_envs_dmc_cpu.json there holds annotated runs of --envs=dmc/...).
 """
 
 import json
@@ -19,7 +25,7 @@ flags.DEFINE_integer('brax_steps', 100, 'Scan length for Brax and DM Control (dm
                      lower_bound=1)
 flags.DEFINE_string('brax_backend', 'generalized', 'Backend of the Brax envs.')
 flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.', lower_bound=1)
-flags.DEFINE_string('out', None, 'Also write the JSON here.')
+flags.DEFINE_string('out', 'outputs/bench_envs/bench_envs.json', 'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 

@@ -28,7 +28,8 @@ uniform random policy and half from the evaluated policy. One compiled function 
 rewards are masked (`num_steps`), which is exact.
 
 Writes estimators.json and variance.png, cosine.png and crossover.png (var(pathwise) /
-var(LR) against H) under --out_dir, and prints a JSON summary with, per task and env
+var(LR) against H) under --out_dir (default outputs/estimators; with --quick, its
+quick/ folder), and prints a JSON summary with, per task and env
 or model, the crossover horizon: the first H of the grid where var(pathwise) > var(LR).
 
 The first half of this file holds the pieces (the policies, the model fit, the compiled
@@ -36,6 +37,8 @@ estimates and their statistics on the host, in float64 NumPy; tests/estimators c
 them); the second the flags, the loop and the outputs.
 
   PYTHONPATH=. .venv/bin/python experiments/bench_estimators.py [--quick]
+
+To refresh the committed record, pass --out_dir=experiments/results/estimators.
 """
 
 import json
@@ -322,7 +325,7 @@ flags.DEFINE_integer('model_transitions', 4000, 'Transitions the model is fitted
 flags.DEFINE_integer('model_epochs', 100, 'Most epochs of the model fit (early stopping).')
 flags.DEFINE_bool('model', True, 'Also evaluate on a learned model.')
 flags.DEFINE_integer('seed', 0, 'Seed.')
-flags.DEFINE_string('out_dir', 'experiments/results/estimators', 'Where to write.')
+flags.DEFINE_string('out_dir', 'outputs/estimators', 'Where to write.')
 FLAGS = flags.FLAGS
 
 LABELS = {'pathwise': 'pathwise', 'likelihood_ratio': 'likelihood ratio',

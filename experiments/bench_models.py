@@ -1,5 +1,6 @@
 """Model training and rollout throughput, and training as a fraction of a matmul
-roofline measured in the same run; prints JSON.
+roofline measured in the same run; prints JSON and writes it to
+outputs/bench_models/bench_models.json (--out).
 
 Defaults are MBPO's halfcheetah sizes: 17 obs + 6 act, 7 Gaussian members of
 4 x 200 (swish), batch 256 per member; rollouts of 400 start states x 15 steps
@@ -15,6 +16,11 @@ with TS1 and a tanh-linear policy.
 - fit_samples_per_s: the whole `Trainer.fit` (holdout split, bootstrap,
   epochs, holdout scoring), epochs x training items x members per second.
 - rollout_transitions_per_s: model transitions per second of `models.rollout`.
+
+  python experiments/bench_models.py
+
+To refresh the committed record, pass
+--out=experiments/results/bench_models/bench_models_cpu.json.
 """
 
 
@@ -33,7 +39,7 @@ flags.DEFINE_integer('fit_epochs', 3, 'Epochs of fit() timed.')
 flags.DEFINE_integer('rollouts', 400, 'Rollout start states.')
 flags.DEFINE_integer('horizon', 15, 'Rollout horizon.')
 flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.')
-flags.DEFINE_string('out', None, 'Also write the JSON here.')
+flags.DEFINE_string('out', 'outputs/bench_models/bench_models.json', 'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 

@@ -1,5 +1,6 @@
 """Planning speed: seconds per planned action, and planning many start states in
-one batched call against one call per state; prints JSON.
+one batched call against one call per state; prints JSON and writes it to
+outputs/bench_planners/bench_planners.json (--out).
 
 Two configurations of the MPC agent's planner (mbrl_jax.agents.mpc), each on
 cart-pole swing-up through a (freshly initialised) learned ensemble:
@@ -8,6 +9,11 @@ cart-pole swing-up through a (freshly initialised) learned ensemble:
   'small'  population 100, horizon 15, 3 iterations, 5 particles, 3 x 64.
 For each: seconds per action for one state (best of --repeats), and for --batch
 start states: one jit(vmap(policy)) call vs --batch separate jitted calls.
+
+  python experiments/bench_planners.py
+
+To refresh the committed record, pass
+--out=experiments/results/bench_planners/bench_planners_cpu.json.
 """
 
 import json
@@ -19,7 +25,8 @@ flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.')
 flags.DEFINE_list('settings', ['small', 'pets'], 'Which configurations to time.')
 flags.DEFINE_bool('pets_batched', False, 'Also time the batched comparison at PETS '
                   'settings (64 x ~2 s per action on a 2-core CPU).')
-flags.DEFINE_string('out', None, 'Also write the JSON here.')
+flags.DEFINE_string('out', 'outputs/bench_planners/bench_planners.json',
+                    'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 

@@ -1,9 +1,16 @@
-"""Throughput of the two-link arm renderer (jit + vmap); prints JSON.
+"""Throughput of the two-link arm renderer (jit + vmap); prints JSON and writes it to
+outputs/bench_rendering/bench_rendering.json (--out).
 
 For each batch size: compile seconds of the jitted, vmapped `rendering.render`, and images
 per second (batch / best wall time of `--repeats` runs after a warm-up), on random arm
 observations, with the default scene (64x64, no distractors) or `--distractors` (one of each
 shape).
+
+  python experiments/bench_rendering.py
+
+To refresh the committed record, pass
+--out=experiments/results/bench_rendering/bench_rendering_cpu.json (with --size=32:
+bench_rendering_32_cpu.json there).
 """
 
 import json
@@ -15,7 +22,7 @@ flags.DEFINE_list('batch_sizes', ['1', '64', '1024'], 'Images rendered per call.
 flags.DEFINE_integer('size', 64, 'Image height and width.', lower_bound=1)
 flags.DEFINE_bool('distractors', False, 'Add a square, a triangle and a disc to the scene.')
 flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.', lower_bound=1)
-flags.DEFINE_string('out', 'experiments/results/bench_rendering_cpu.json',
+flags.DEFINE_string('out', 'outputs/bench_rendering/bench_rendering.json',
                     'Also write the JSON here.')
 FLAGS = flags.FLAGS
 

@@ -13,69 +13,26 @@ tests the dynamics themselves (this makes the compile a few times slower).
 MJX's solver is only reverse-differentiable with --mjx_iterations 1.
 
   PYTHONPATH=. .venv/bin/python experiments/brax_gradients.py \
-      --envs hopper --backends positional,mjx --seeds 0,1,2 --out /tmp/g.json
+      --envs hopper --backends positional,mjx --seeds 0,1,2
 
-Prints one JSON list of rows; a failing (env, backend) gives a row with 'error'.
+Prints one JSON list of rows and writes it to outputs/brax_gradients/gradients.json
+(--out; rewritten after every row); a failing (env, backend) gives a row with 'error'.
+The policy, the rollout and its gradient are common.py's (make_grad_fn).
 """
 
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import common
 from mbrl_jax import envs
+from mbrl_jax.harness import metrics
 
 ENVS = ('hopper', 'halfcheetah', 'inverted_pendulum')
 BACKENDS = ('generalized', 'positional', 'spring', 'mjx')
-
-
-def init_policy(key, obs_size, act_size, scale=0.1):
-  # Small weights keep tanh out of saturation so the gradient isn't trivially 0.
-  w = scale * jax.random.normal(key, (act_size, obs_size)) / np.sqrt(obs_size)
-  return {'w': w, 'b': jnp.zeros(act_size)}
-
-
-def make_grad_fn(env, horizon, probe):
-  """jit((params, seeds) -> (values, grads)), one rollout per seed, vmapped.
-
-  values is [seed, k] and each grads leaf [seed, k, *param_shape], where k = 1
-  (the return) or, with `probe`, 2 (the return, then the probe).
-  """
-
-  def rollout(params, seed):
-    state = env.reset(jax.random.key(seed))
-
-    def step(carry, _):
-      state, alive = carry
-      action = jnp.tanh(params['w'] @ state.obs + params['b'])
-      state = env.step(state, action)
-      # One episode only: rewards after the first done (e.g. hopper falling)
-      # don't count. `done` is a discrete event, so no gradient flows through it.
-      outs = jnp.stack([state.reward] + ([jnp.sum(state.obs ** 2)] if probe else []))
-      outs = alive * outs
-      alive = alive * (1.0 - jax.lax.stop_gradient(state.done))
-      return (state, alive), outs
-
-    _, outs = jax.lax.scan(step, (state, jnp.float32(1.0)), None, length=horizon)
-    return outs.sum(0)
-
-  def grad(params, seed):
-    # The rollout's value rides along as aux, so the forward pass runs once.
-    def differentiated(p):
-      values = rollout(p, seed)
-      return (values if probe else values[0]), values
-
-    if probe:  # reverse mode over both outputs at once
-      jac, values = jax.jacrev(differentiated, has_aux=True)(params)
-      return values, jac
-    # Plain jax.grad of the return: the cheapest graph, so the timings are fair.
-    g, values = jax.grad(differentiated, has_aux=True)(params)
-    return values, jax.tree.map(lambda x: x[None], g)
-
-  return jax.jit(jax.vmap(grad, in_axes=(None, 0)))
 
 
 def measure(env_name, backend, seeds, horizon, policy_seed, probe,
@@ -88,22 +45,12 @@ def measure(env_name, backend, seeds, horizon, policy_seed, probe,
     # unless opt.iterations == 1.
     env.unwrapped.sys = env.unwrapped.sys.tree_replace(
         {'opt.iterations': mjx_iterations})
-  params = init_policy(jax.random.key(policy_seed), env.observation_size,
-                       env.action_size)
-  fn = make_grad_fn(env, horizon, probe)
+  params = common.init_linear_policy(jax.random.key(policy_seed), env.observation_size,
+                                     env.action_size)
+  fn = common.make_grad_fn(env, horizon, probe)
   seeds = jnp.asarray(seeds, dtype=jnp.uint32)
-
-  t0 = time.perf_counter()
-  values, grads = jax.block_until_ready(fn(params, seeds))
-  compile_s = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  jax.block_until_ready(fn(params, seeds))
-  run_s = time.perf_counter() - t0
-
-  # One flat gradient vector per (seed, output): join the leaves' parameter axes.
-  n, k = values.shape
-  flat = np.concatenate([np.asarray(l).reshape(n, k, -1)
-                         for l in jax.tree.leaves(grads)], axis=-1)
+  (values, grads), compile_s, run_s = common.first_and_second_call_seconds(fn, params, seeds)
+  flat = common.flat_gradients(grads)  # [seed, output, P]
   finite = np.isfinite(flat).all(-1)  # [seed, output]
   norms = np.linalg.norm(flat, axis=-1)  # NaN where that gradient has a NaN
   values = np.asarray(values)
@@ -133,7 +80,8 @@ def main():
                  help='also differentiate sum_t ||obs_t||^2 (slower compile)')
   p.add_argument('--mjx_iterations', type=int, default=None,
                  help="override MJX's solver iterations (1 makes it differentiable)")
-  p.add_argument('--out', default=None, help='also write the JSON here')
+  p.add_argument('--out', default='outputs/brax_gradients/gradients.json',
+                 help="also write the JSON here ('': print only)")
   args = p.parse_args()
   seeds = [int(s) for s in args.seeds.split(',')]
 
@@ -152,8 +100,7 @@ def main():
         row['error'] = f'{type(e).__name__}: {msg[0] if msg else ""}'
       rows.append(row)
       if args.out:  # rewrite after every row so a long run leaves partial results
-        with open(args.out, 'w') as f:
-          json.dump(rows, f, indent=1)
+        metrics.write_json(rows, args.out)
   print(json.dumps(rows, indent=1))
 
 

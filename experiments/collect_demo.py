@@ -2,8 +2,10 @@
 
 Collects `num_envs` x `num_steps` transitions in one jitted lax.scan over the
 vmapped env, then reports episode returns and transitions/s and draws a few
-trajectories. Outputs go to --workdir: summary.json, transitions.npz,
-trajectories.png.
+trajectories. Outputs go to --workdir (default outputs/collect_demo): summary.json,
+transitions.npz, trajectories.png. Nothing of it is committed.
+
+  python experiments/collect_demo.py
 """
 
 import json

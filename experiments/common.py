@@ -1,6 +1,7 @@
 """What the experiment scripts share (no script imports another): step counts to a
 return (comparison of two methods' learning curves), wall-clock timing of compiled
-functions, and running brax.training's own train() loops on this package's envs.
+functions, return gradients of a linear policy through an env's rollout, and
+running brax.training's own train() loops on this package's envs.
 
 ## Steps to a return
 
@@ -23,6 +24,13 @@ whole process, so only scripts that run brax's loops call it. `wrap_env` is the
 `wrap_env_fn` to give them: brax's episode limit, then this package's auto-reset (a
 fresh random start after every episode, where brax's own replays each env's first
 start), then vmap.
+
+## Return gradients through a rollout
+
+brax_gradients.py, dmc_gradients.py and dmc_nan_trace.py differentiate the
+undiscounted H-step return of one policy, a = tanh(W obs + b) (`linear_action`,
+small W from `init_linear_policy`), with jax.grad through a lax.scan over
+env.step (`make_grad_fn`).
 """
 
 import time
@@ -31,19 +39,22 @@ from typing import Dict, List, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
 
-from mbrl_jax.envs.wrappers import AutoResetWrapper
 from mbrl_jax.harness import plotting
 
 FRACTIONS = (1.0, 0.95, 0.9)
 
 
+def first_where(steps: Sequence[int], holds: Sequence[bool]) -> Optional[int]:
+  """The first step whose `holds` entry is true, or None if none is."""
+  reached = np.nonzero(np.asarray(holds, bool))[0]
+  return int(np.asarray(steps)[reached[0]]) if len(reached) else None
+
+
 def first_reaching(steps: Sequence[int], values: Sequence[float], target: float
                    ) -> Optional[int]:
   """The first step whose value is >= target, or None if none is."""
-  reached = np.nonzero(np.asarray(values) >= target)[0]
-  return int(np.asarray(steps)[reached[0]]) if len(reached) else None
+  return first_where(steps, np.asarray(values) >= target)
 
 
 def seed_curves(rows: List[Dict], key: str) -> Dict[int, tuple]:
@@ -143,6 +154,17 @@ def best_time(fn, *args, repeats: int = 3) -> float:
   return best
 
 
+def first_and_second_call_seconds(fn, *args):
+  """(the first call's output, its seconds (compile + run for a jitted fn), the
+  seconds of a second call)."""
+  start = time.perf_counter()
+  out = jax.block_until_ready(fn(*args))
+  first = time.perf_counter() - start
+  start = time.perf_counter()
+  jax.block_until_ready(fn(*args))
+  return out, first, time.perf_counter() - start
+
+
 # --- brax.training loops --------------------------------------------------------
 
 def restore_device_put_replicated() -> None:
@@ -154,5 +176,72 @@ def restore_device_put_replicated() -> None:
 
 def wrap_env(env, episode_length, action_repeat, randomization_fn=None):
   """brax.training's wrap_env_fn: episode limit, our auto-reset, vmap."""
+  # Imported here: only the scripts that run brax's loops need brax's wrappers.
+  from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
+  from mbrl_jax.envs.wrappers import AutoResetWrapper
   del randomization_fn
   return VmapWrapper(AutoResetWrapper(EpisodeWrapper(env, episode_length, action_repeat)))
+
+
+# --- return gradients through a rollout ------------------------------------------
+
+def init_linear_policy(key, obs_size: int, act_size: int, scale: float = 0.1) -> Dict:
+  """{'w': [act, obs] scale * N(0, 1) / sqrt(obs_size), 'b': [act] zeros}."""
+  # Small weights keep tanh out of saturation so the gradient isn't trivially 0.
+  w = scale * jax.random.normal(key, (act_size, obs_size)) / np.sqrt(obs_size)
+  return {'w': w, 'b': jnp.zeros(act_size)}
+
+
+def linear_action(params: Dict, obs: jax.Array) -> jax.Array:
+  """tanh(W obs + b), [act]."""
+  return jnp.tanh(params['w'] @ obs + params['b'])
+
+
+def make_grad_fn(env, horizon: int, probe: bool):
+  """jit((params, seeds) -> (values, grads)), one rollout per seed, vmapped.
+
+  Each rollout runs `horizon` steps of `linear_action` from env.reset(key(seed)) and
+  sums the rewards up to and including the first done. values is [seed, k] and each
+  grads leaf [seed, k, *param_shape], where k = 1 (the return) or, with `probe`, 2
+  (the return, then the probe sum_t ||obs_t||^2 over the same steps, which has a
+  gradient where the reward has none).
+  """
+
+  def rollout(params, seed):
+    state = env.reset(jax.random.key(seed))
+
+    def step(carry, _):
+      state, alive = carry
+      state = env.step(state, linear_action(params, state.obs))
+      # One episode only: rewards after the first done (e.g. hopper falling)
+      # don't count. `done` is a discrete event, so no gradient flows through it.
+      outs = jnp.stack([state.reward] + ([jnp.sum(state.obs ** 2)] if probe else []))
+      outs = alive * outs
+      alive = alive * (1.0 - jax.lax.stop_gradient(state.done))
+      return (state, alive), outs
+
+    _, outs = jax.lax.scan(step, (state, jnp.float32(1.0)), None, length=horizon)
+    return outs.sum(0)
+
+  def grad(params, seed):
+    # The rollout's value rides along as aux, so the forward pass runs once.
+    def differentiated(p):
+      values = rollout(p, seed)
+      return (values if probe else values[0]), values
+
+    if probe:  # reverse mode over both outputs at once
+      jac, values = jax.jacrev(differentiated, has_aux=True)(params)
+      return values, jac
+    # Plain jax.grad of the return: the cheapest graph, so the timings are fair.
+    g, values = jax.grad(differentiated, has_aux=True)(params)
+    return values, jax.tree.map(lambda x: x[None], g)
+
+  return jax.jit(jax.vmap(grad, in_axes=(None, 0)))
+
+
+def flat_gradients(grads) -> np.ndarray:
+  """make_grad_fn's grads as one vector per (seed, output): [seed, k, P], the leaves'
+  parameter axes joined in tree order."""
+  leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(grads)]
+  n, k = leaves[0].shape[:2]
+  return np.concatenate([leaf.reshape(n, k, -1) for leaf in leaves], axis=-1)

@@ -15,21 +15,20 @@
 # 375 planned decisions for 3 seeds) had not finished after 12 minutes. A run is
 # resumable: launching it again with a larger ENV_STEPS extends it from its last
 # checkpoint.
-# Usage: bash experiments/dmc_agents.sh [outdir]
+# Usage: bash experiments/dmc_agents.sh [outdir]   (default outputs/dmc/agents)
 #        ONLY=CartpoleSwingup AGENTS="sac mbpo" ENV_STEPS=20000 bash experiments/dmc_agents.sh
+# To refresh the committed record, copy OUT's *.csv, *.png and runs/ to
+# experiments/results/dmc/agents/ (OUT also holds each run's whole workdir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-outputs/dmc_agents}
-PY=${PY:-.venv/bin/python}
+OUT=${1:-outputs/dmc/agents}
 SEEDS=${SEEDS:-3}
 ONLY=${ONLY:-}
 AGENTS=${AGENTS:-"sac mbpo pets pathwise"}
 ENV_STEPS=${ENV_STEPS:-}  # env steps per run (all tasks); default: the table below
 PETS_ENV_STEPS=${PETS_ENV_STEPS:-10000}  # PETS plans every decision: a shorter run
-export PYTHONPATH=.
-run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
-          --num_seeds="$SEEDS" --checkpoint_every=5 "$@"; }
-keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
+source experiments/common.sh  # PY, train, keep
+run() { train --num_seeds="$SEEDS" --checkpoint_every=5 "$@"; }
 
 # task | action repeat | env steps per run | flags for every agent
 while IFS='|' read -r task repeat env_steps both; do

@@ -1,5 +1,6 @@
 """Which DM Control tasks (MuJoCo Playground on MJX) give finite, non-zero return
-gradients? The measurement of brax_gradients.py on the 'dmc/' envs.
+gradients? The measurement of brax_gradients.py on the 'dmc/' envs (both
+use common.make_grad_fn).
 
 For each task: the gradient of the undiscounted H-step return of a linear policy
 a = tanh(W obs + b) (W ~ N(0, 0.1^2) / sqrt(obs size), b = 0) from reset(key(seed)),
@@ -9,23 +10,22 @@ a lax.while_loop) and with it capped at `--solver_iterations`. Reports whether t
 gradient is finite, its norm (median over seeds, and each seed's), the return, and
 the seconds to compile + run once and to run again.
 
-  PYTHONPATH=. .venv/bin/python experiments/dmc_gradients.py --tasks CartpoleSwingup \\
-      --out experiments/results/dmc/gradients.json
+  PYTHONPATH=. .venv/bin/python experiments/dmc_gradients.py --tasks CartpoleSwingup
 
-Prints one JSON list of rows; a failing (task, solver) gives a row with 'error'.
+Prints each row as JSON and writes the list to outputs/dmc/gradients.json (--out; after
+every row); a failing (task, solver) gives a row with 'error'. To refresh the committed
+record, pass --out=experiments/results/dmc/gradients.json.
 """
 
 import json
-import os
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from experiments.brax_gradients import init_policy, make_grad_fn
-from mbrl_jax.harness import compilation_cache
+import common
+from mbrl_jax.harness import compilation_cache, metrics
 from mbrl_jax import envs
 from mbrl_jax.envs import playground
 
@@ -33,24 +33,20 @@ flags.DEFINE_list('tasks', list(playground.TASKS), 'DM Control tasks.')
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Reset seeds.')
 flags.DEFINE_integer('horizon', 32, 'Steps differentiated through.')
 flags.DEFINE_list('solver_iterations', ['0', '1'], '0: Playground\'s solver; k: capped at k.')
-flags.DEFINE_string('out', None, 'Also write the JSON here (after every row).')
+flags.DEFINE_string('out', 'outputs/dmc/gradients.json',
+                    "Also write the JSON here, after every row ('': print only).")
 FLAGS = flags.FLAGS
 
 
 def measure(task, solver_iterations, seeds, horizon):
   env = envs.make('dmc/' + task, episode_length=horizon, auto_reset=False,
                   solver_iterations=solver_iterations)
-  params = init_policy(jax.random.key(0), env.observation_size, env.action_size)
-  fn = make_grad_fn(env, horizon, probe=False)
+  params = common.init_linear_policy(jax.random.key(0), env.observation_size,
+                                     env.action_size)
+  fn = common.make_grad_fn(env, horizon, probe=False)
   seeds = jnp.asarray(seeds, dtype=jnp.uint32)
-  started = time.perf_counter()
-  values, grads = jax.block_until_ready(fn(params, seeds))
-  compile_s = time.perf_counter() - started
-  started = time.perf_counter()
-  jax.block_until_ready(fn(params, seeds))
-  run_s = time.perf_counter() - started
-  n = values.shape[0]
-  flat = np.concatenate([np.asarray(g).reshape(n, -1) for g in jax.tree.leaves(grads)], -1)
+  (values, grads), compile_s, run_s = common.first_and_second_call_seconds(fn, params, seeds)
+  flat = common.flat_gradients(grads)[:, 0]  # [seed, P]: the return's only
   norms = np.linalg.norm(flat, axis=-1)
   return {'finite': bool(np.isfinite(flat).all()), 'grad_norm': float(np.median(norms)),
           'grad_norms': norms.tolist(), 'return': float(np.median(values[:, 0])),
@@ -74,9 +70,7 @@ def main(argv):
       rows.append(row)
       print(json.dumps(row), flush=True)
       if FLAGS.out:
-        os.makedirs(os.path.dirname(FLAGS.out), exist_ok=True)
-        with open(FLAGS.out, 'w') as f:
-          json.dump(rows, f, indent=1)
+        metrics.write_json(rows, FLAGS.out)
 
 
 if __name__ == '__main__':

@@ -1,22 +1,24 @@
 """Where a DM Control task's return gradient turns NaN (experiments/dmc_gradients.py).
 
 Steps the env from reset(key(seed)) with the linear tanh policy of dmc_gradients.py
-and checks, step by step, the Jacobian of (obs, reward) with respect to (qpos, qvel,
-action). At the first non-finite one it recomputes that Jacobian eagerly with
-`jax_debug_nans`, which raises at the first primitive producing a NaN, and prints
-the MuJoCo / Playground frames of that traceback.
+(common.init_linear_policy, common.linear_action) and checks, step by step, the
+Jacobian of (obs, reward) with respect to (qpos, qvel, action). At the first
+non-finite one it recomputes that Jacobian eagerly with `jax_debug_nans`, which
+raises at the first primitive producing a NaN, and prints the MuJoCo / Playground
+frames of that traceback.
 
   PYTHONPATH=. .venv/bin/python experiments/dmc_nan_trace.py --task=PointMass
+
+Prints only; writes no files.
 """
 
 import traceback
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from experiments.brax_gradients import init_policy
+import common
 from mbrl_jax import envs
 
 flags.DEFINE_string('task', 'PointMass', 'DM Control task.')
@@ -29,7 +31,8 @@ FLAGS = flags.FLAGS
 def main(_):
   env = envs.make('dmc/' + FLAGS.task, episode_length=FLAGS.steps + 1, auto_reset=False,
                   solver_iterations=FLAGS.solver_iterations)
-  params = init_policy(jax.random.key(0), env.observation_size, env.action_size)
+  params = common.init_linear_policy(jax.random.key(0), env.observation_size,
+                                     env.action_size)
   state = jax.jit(env.reset)(jax.random.key(FLAGS.seed))
   step = jax.jit(env.step)
 
@@ -40,7 +43,7 @@ def main(_):
 
   jacobian = jax.jit(jax.jacrev(outputs, argnums=(1, 2, 3)))
   for t in range(FLAGS.steps):
-    action = jnp.tanh(params['w'] @ state.obs + params['b'])
+    action = common.linear_action(params, state.obs)
     args = (state, state.pipeline_state.qpos, state.pipeline_state.qvel, action)
     finite = all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(jacobian(*args)))
     print(f'step {t + 1}: Jacobian finite {finite}, obs finite '

@@ -4,7 +4,11 @@ the run, and the wall-clock seconds per 1000 env steps (all seeds together; the
 median over chunks after the first two, which include compilation); per task, the
 return of uniform random actions for reference.
 
-  python experiments/dmc_summary.py --runs=outputs/dmc_agents/runs
+  python experiments/dmc_summary.py --runs=outputs/dmc/agents/runs
+
+Prints the JSON and writes it to outputs/dmc/agents/summary.json (--out). To refresh
+the committed record, pass --runs=experiments/results/dmc/agents/runs
+--out=experiments/results/dmc/agents/summary.json.
 """
 
 import os
@@ -16,12 +20,12 @@ from absl import app, flags
 import common
 from mbrl_jax.harness import metrics
 
-flags.DEFINE_string('runs', 'outputs/dmc_agents/runs', 'The runs/ folder of dmc_agents.sh.')
+flags.DEFINE_string('runs', 'outputs/dmc/agents/runs', 'The runs/ folder of dmc_agents.sh.')
 flags.DEFINE_string('repeats', 'CartpoleSwingup=8,ReacherEasy=4,CheetahRun=4',
                     'Action repeat per task (env steps per decision).')
 flags.DEFINE_integer('random_episodes', 30, 'Random-action episodes per task (0: skip).',
                      lower_bound=0)
-flags.DEFINE_string('out', None, 'Also write the JSON here.')
+flags.DEFINE_string('out', 'outputs/dmc/agents/summary.json', 'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 

@@ -1,5 +1,11 @@
 """Dyna-Q on the Dyna maze (Sutton & Barto, Figure 8.2): steps per episode for
-n = 0, 5, 50 planning steps, mean over 30 runs (one vmap), to PNG and JSON."""
+n = 0, 5, 50 planning steps, mean over 30 runs (one vmap), to PNG and JSON.
+
+  python experiments/dyna_q.py
+
+Writes outputs/dyna_q/dyna_q.{json,png} (--workdir). To refresh the committed record,
+pass --workdir=experiments/results/dyna_q.
+"""
 
 import json
 import os

@@ -21,7 +21,8 @@ gps agent does count them in env_steps.
 
   PYTHONPATH=. .venv/bin/python experiments/gps_arm.py --seeds=0,1,2 --iterations=30
 
-Writes experiments/results/gps/arm_curves.{json,csv,png} and prints the summary JSON.
+Writes outputs/gps/arm_curves.{json,csv,png} (--out) and prints the summary JSON. To
+refresh the committed record, pass --out=experiments/results/gps.
 """
 
 import csv
@@ -34,7 +35,7 @@ flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (one vmap per method).')
 flags.DEFINE_integer('iterations', 30, 'Iterations per method.')
 flags.DEFINE_list('methods', ['lqr_flm', 'mdgps', 'badmm'], 'Methods to run.')
 flags.DEFINE_list('quote_at', ['5', '10', '15', '20', '30'], 'Iterations quoted in the summary.')
-flags.DEFINE_string('out', 'experiments/results/gps', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/gps', 'Output folder.')
 FLAGS = flags.FLAGS
 NUM_SAMPLES, NUM_CLUSTERS, INIT_STD = 5, 4, 0.1**0.5
 REACHED = 0.1
@@ -133,8 +134,8 @@ METHODS = {'lqr_flm': run_lqr_flm, 'mdgps': run_gps('mdgps'), 'badmm': run_gps('
 def first_true(met):
   """The first iteration (1-based) where `met` [seeds, iterations] holds, per seed
   (None: never)."""
-  import numpy as np
-  return [int(np.argmax(row)) + 1 if row.any() else None for row in met]
+  import common
+  return [common.first_where(range(1, len(row) + 1), row) for row in met]
 
 
 def summarize(curves, samples_per_iteration):

@@ -16,7 +16,8 @@ Baselines, same T and conditions: zero actions and uniformly random actions.
 
   PYTHONPATH=. .venv/bin/python experiments/lqr_flm_brax.py --env=reacher
 
-Writes experiments/results/gps/lqr_flm_brax_<env>.json and prints it.
+Writes outputs/gps/lqr_flm_brax_<env>.json (--out: the folder) and prints it. To
+refresh the committed record, pass --out=experiments/results/gps.
 """
 
 import os
@@ -33,7 +34,7 @@ flags.DEFINE_integer('num_samples', 5, 'Samples per condition and iteration.')
 flags.DEFINE_integer('num_clusters', 4, 'GMM prior clusters (0: plain OLS).')
 flags.DEFINE_float('init_std', 0.3, 'Std of the initial zero-mean open-loop controller.')
 flags.DEFINE_integer('seed', 0, 'Sampling seed.')
-flags.DEFINE_string('out', 'experiments/results/gps', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/gps', 'Output folder.')
 FLAGS = flags.FLAGS
 
 

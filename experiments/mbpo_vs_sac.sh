@@ -6,19 +6,19 @@
 # per seed and on the mean curves (steps_to_return.py). CSV, PNG and JSON go to
 # OUT, and each run's metrics.jsonl (every seed's curve) to OUT/runs/.
 # Then MBPO with MVE targets (H = 3) on pendulum, drawn with the other two.
-# Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (about 90 min on 2 cores)
+# Usage: bash experiments/mbpo_vs_sac.sh [outdir]   (default outputs/mbpo; about 90 min
+#        on 2 cores)
 #        ONLY=pendulum bash experiments/mbpo_vs_sac.sh [outdir]   (one env, and MVE
 #        when it is pendulum)
+# To refresh the committed record, copy the CSV, PNG and JSON files this writes to OUT,
+# and OUT/runs/, to experiments/results/mbpo/ (OUT also holds each run's whole workdir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-outputs/mbpo_vs_sac}
-PY=${PY:-.venv/bin/python}
+OUT=${1:-outputs/mbpo}
 SEEDS=${SEEDS:-3}
 ONLY=${ONLY:-}
-export PYTHONPATH=.
-run() { JAX_PLATFORMS=${JAX_PLATFORMS:-cpu} $PY experiments/train.py --plot=false \
-          --num_seeds="$SEEDS" --eval_episodes=5 "$@"; }
-keep() { mkdir -p "$OUT/runs/$1" && cp "$OUT/$1/metrics.jsonl" "$OUT/runs/$1/"; }
+source experiments/common.sh  # PY, train, keep
+run() { train --num_seeds="$SEEDS" --eval_episodes=5 "$@"; }
 
 # env | MBPO steps | SAC steps | extra flags for both | extra MBPO flags
 while IFS='|' read -r env mbpo_steps sac_steps both model_flags; do

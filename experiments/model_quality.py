@@ -4,6 +4,13 @@ of open-loop predictions vs horizon; prints JSON and draws a PNG.
 For each task: collect `--episodes` random-policy episodes, fit an ensemble (MBPO's
 by default), then replay the actions of fresh random episodes open loop through
 the model from their first state and measure the squared error per step.
+
+  python experiments/model_quality.py
+
+Writes outputs/model_quality/model_quality.json and model_compounding_error.png
+(--workdir). To refresh the committed record, pass
+--workdir=experiments/results/model_quality (its JSON, a CPU run's, is named
+model_quality_cpu.json there).
 """
 
 import json
@@ -87,7 +94,7 @@ def main(argv):
        for propagation, curve in res['compounding_mse'].items()},
       title=f'{name} ({res["transitions"]} random transitions)', xlabel='open-loop steps',
       ylabel='mean squared error of obs', yscale='log') for name, res in results.items()],
-      os.path.join(FLAGS.workdir, 'compounding_error.png'))
+      os.path.join(FLAGS.workdir, 'model_compounding_error.png'))
   print(f'Wrote {path} and model_quality.json')
 
 

@@ -12,8 +12,9 @@ fresh 200-step episodes, deterministic policy.
 
   PYTHONPATH=. .venv/bin/python experiments/pathwise_model_vs_env.py
 
-Writes experiments/results/pathwise/pathwise_model_vs_env.{json,png}; prints a summary
-(final returns, real env steps to first reach --target, seconds).
+Writes outputs/pathwise/pathwise_model_vs_env.{json,png} (--out); prints a summary
+(final returns, real env steps to first reach --target, seconds). To refresh the
+committed record, pass --out=experiments/results/pathwise.
 """
 
 import json
@@ -27,7 +28,7 @@ flags.DEFINE_integer('env_chunks', 20, "'env': chunks of 12800 real steps (20 up
 flags.DEFINE_integer('model_chunks', 15, "'model': chunks of one 200-step episode.")
 flags.DEFINE_integer('eval_episodes', 64, 'Episodes per evaluation.')
 flags.DEFINE_float('target', -400.0, 'Return whose first crossing is reported.')
-flags.DEFINE_string('out', 'experiments/results/pathwise', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/pathwise', 'Output folder.')
 FLAGS = flags.FLAGS
 
 
@@ -67,11 +68,8 @@ def run(name, seeds, chunks):
 
 def first_crossing(steps, returns, target):
   """Per seed: the first env-step count whose eval return reaches target (None: never)."""
-  out = []
-  for seed_returns in returns:
-    hit = [s for s, r in zip(steps, seed_returns) if r >= target]
-    out.append(hit[0] if hit else None)
-  return out
+  import common
+  return [common.first_reaching(steps, seed_returns, target) for seed_returns in returns]
 
 
 def plot(results, path):

@@ -17,11 +17,13 @@ the budget.
 
 brax 0.14.2's `apg.train` calls `jax.device_put_replicated`, which jax 0.10
 removed; this script (only) defines it again as stacking one copy per device
-(`mbrl_jax.envs.brax_train`; then `jax.pmap` runs over that axis, as before).
+(`common.restore_device_put_replicated`; then `jax.pmap` runs over that axis, as
+before).
 
   PYTHONPATH=. .venv/bin/python experiments/pathwise_vs_apg.py --seeds=0,1,2
 
-Writes experiments/results/pathwise/pathwise_vs_apg.{json,png} and prints the JSON.
+Writes outputs/pathwise/pathwise_vs_apg.{json,png} (--out) and prints the JSON; to
+refresh the committed record, pass --out=experiments/results/pathwise.
 Wall-clock: ours is compiled ahead (compile seconds reported apart) and timed per
 chunk without evaluation; APG's `training/walltime` is what its trainer reports
 (its first two epochs include compilation), so we also give its steady-state
@@ -42,7 +44,7 @@ flags.DEFINE_integer('evals', 8, 'Evaluations after equal parts of the budget.')
 flags.DEFINE_integer('eval_episodes', 128, 'Episodes per evaluation.')
 flags.DEFINE_float('learning_rate', 3e-3, 'Ours.')
 flags.DEFINE_list('apg_learning_rates', ['1e-4', '1e-3'], 'APG runs (1e-4: its default).')
-flags.DEFINE_string('out', 'experiments/results/pathwise', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/pathwise', 'Output folder.')
 FLAGS = flags.FLAGS
 EPISODE_LENGTH = 200
 

@@ -1,4 +1,5 @@
-"""Learning curves of one or more workdirs to a PNG.
+"""Learning curves of one or more workdirs to a PNG (default
+outputs/plot/learning_curves.png; --out), and with --csv to a CSV.
 
   python experiments/plot.py --workdirs=outputs/a,outputs/b --out=curves.png
 """
@@ -8,7 +9,7 @@ import sys
 from absl import app, flags
 
 flags.DEFINE_list('workdirs', None, 'Workdirs to draw, one line each.', required=True)
-flags.DEFINE_string('out', 'learning_curves.png', 'PNG to write.')
+flags.DEFINE_string('out', 'outputs/plot/learning_curves.png', 'PNG to write.')
 flags.DEFINE_string('key', 'eval_return', 'Metric to draw.')
 flags.DEFINE_list('labels', None, 'Line labels (default: workdir names).')
 flags.DEFINE_string('csv', None, 'Also write the curves as CSV here.')

@@ -12,8 +12,9 @@ target drawn 0.2 wide), trunk 16 / 8 / 8 channels, kernels 5 / 3 / 3, strides 2 
 
   PYTHONPATH=. .venv/bin/python experiments/pose_table.py --seeds=0,1
 
-Writes experiments/results/visuomotor/pose_table.json and feature_points.png (the
-spatial-softmax net's feature points on test images) and prints the JSON.
+Writes outputs/visuomotor/pose_table.json and feature_points.png (the spatial-softmax
+net's feature points on test images; --out: the folder) and prints the JSON. To refresh
+the committed record, pass --out=experiments/results/visuomotor.
 """
 
 import os
@@ -29,7 +30,7 @@ flags.DEFINE_float('learning_rate', 1e-3, 'Adam step size.')
 flags.DEFINE_integer('train_scenes', 20000, 'Training scenes.')
 flags.DEFINE_integer('test_scenes', 2000, 'Held-out scenes.')
 flags.DEFINE_integer('size', 32, 'Image height and width.')
-flags.DEFINE_string('out', 'experiments/results/visuomotor', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/visuomotor', 'Output folder.')
 FLAGS = flags.FLAGS
 TRUNK = dict(channels=(16, 8, 8), kernel_sizes=(5, 3, 3), strides=(2, 1, 1))
 PAPER_CM = {'spatial_softmax': (1.30, 0.73), 'softmax_fc': (2.59, 1.19), 'fc': (4.75, 2.29),

@@ -3,9 +3,12 @@
 Targets come from the baseline's mean curve (its final return, and 95% / 90% of
 its improvement); the step ratio is the candidate's own steps to a target over
 the baseline's own steps to it, with each seed's steps for the spread, and both
-curves quoted at several step counts (mbrl_jax.comparison).
+curves quoted at several step counts (common.compare).
 
   python experiments/steps_to_return.py --candidate=outputs/mbpo --baseline=outputs/sac
+
+Prints the JSON and writes it to outputs/steps_to_return/steps_to_return.json (--out;
+mbpo_vs_sac.sh names its own, under outputs/mbpo/).
 """
 
 import sys
@@ -21,7 +24,8 @@ flags.DEFINE_string('baseline', None, 'Workdir whose curve sets the targets.', r
 flags.DEFINE_string('key', 'eval_return', 'Metric.')
 flags.DEFINE_list('at_steps', None, 'Env steps to quote both curves at (default: a '
                   'quarter, half, three quarters and all of the candidate\'s budget).')
-flags.DEFINE_string('out', None, 'Also write the JSON here.')
+flags.DEFINE_string('out', 'outputs/steps_to_return/steps_to_return.json',
+                    'Also write the JSON here.')
 FLAGS = flags.FLAGS
 
 

@@ -4,8 +4,9 @@
       --workdir=outputs/mpc_pendulum --config.horizon=20 --num_seeds=2
 
 The agent is the config file's name (configs/<agent>.py) unless --agent says
-otherwise. Re-running with the same workdir resumes from its latest checkpoint;
---restore=<workdir> resumes from another run's.
+otherwise. Metrics, checkpoints and plots go to --workdir (default outputs/run;
+outputs/ is git-ignored). Re-running with the same workdir resumes from its latest
+checkpoint; --restore=<workdir> resumes from another run's.
 """
 
 import json
@@ -23,12 +24,12 @@ MAX_SEED = 2**32 - 1  # PRNGKey keeps 32 bits of the seed: larger ones repeat sm
 
 
 def _configs_available() -> str:
-  """The config files, each with its agent's presets (file.py[:version|...])."""
+  """The config files, each with its agent's presets (file.py[:preset|size|preset,size])."""
   from mbrl_jax import agents  # only on this error path: the package is slow to import
   configs = os.path.join(HERE, 'configs')
   names = sorted(f.removesuffix('.py') for f in os.listdir(configs) if f.endswith('.py'))
   return f'agent configs in {configs}: ' + ', '.join(
-      f'{name}.py[:{"|".join(agents.versions(name))}]' if name in agents.AGENTS else f'{name}.py'
+      f'{name}.py[:{"|".join(agents.presets(name) + agents.sizes(name))}]' if name in agents.AGENTS else f'{name}.py'
       for name in names)
 
 

@@ -24,7 +24,9 @@ CPU scale: 32 x 32 images, trunk 16 / 8 / 8 channels (kernels 5 / 3 / 3).
 
   PYTHONPATH=. .venv/bin/python experiments/visuomotor_gps.py --seeds=0,1
 
-Writes experiments/results/visuomotor/success_table.json and prints it.
+Writes outputs/visuomotor/success_table.json (--out: the folder) and prints it. To
+refresh the committed record, pass --out=experiments/results/visuomotor (its table is
+--seeds=0; seed1/ and seed2/ there are --seeds=1 and 2, eight_goals/ --goal_set=eight).
 """
 
 import math
@@ -44,7 +46,7 @@ flags.DEFINE_float('radius', 0.1, 'Success: final tip distance below this.')
 flags.DEFINE_enum('goal_set', 'four', ['four', 'eight'],
                   'four: two_link_arm.TRAIN_GOALS / HELD_OUT_GOALS; eight: EIGHT_GOALS, with '
                   'the seven goals halfway between neighbours as the spatial test.')
-flags.DEFINE_string('out', 'experiments/results/visuomotor', 'Output folder.')
+flags.DEFINE_string('out', 'outputs/visuomotor', 'Output folder.')
 FLAGS = flags.FLAGS
 NETWORK = dict(channels=(16, 8, 8), kernel_sizes=(5, 3, 3), strides=(2, 1, 1))
 

@@ -10,5 +10,5 @@ real steps (the samples, then one run of the global policy per condition).
 from mbrl_jax import agents
 
 
-def get_config(version=None):
-  return agents.preset('gps', version)
+def get_config(spec=None):
+  return agents.preset_from_spec('gps', spec)

@@ -13,5 +13,5 @@ learned (default); add --config.model.learn_termination=True where episodes end.
 from mbrl_jax import agents
 
 
-def get_config(version=None):
-  return agents.preset('mbpo', version)
+def get_config(spec=None):
+  return agents.preset_from_spec('mbpo', spec)

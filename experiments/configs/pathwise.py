@@ -9,5 +9,5 @@
 from mbrl_jax import agents
 
 
-def get_config(version=None):
-  return agents.preset('pathwise', version)
+def get_config(spec=None):
+  return agents.preset_from_spec('pathwise', spec)

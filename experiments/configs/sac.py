@@ -7,5 +7,5 @@
 from mbrl_jax import agents
 
 
-def get_config(version=None):
-  return agents.preset('sac', version)
+def get_config(spec=None):
+  return agents.preset_from_spec('sac', spec)

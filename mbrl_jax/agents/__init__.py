@@ -1,8 +1,9 @@
 """The registry of algorithms: one module per algorithm, listed here by name.
 
 `AGENTS` are the algorithms the launcher, the runner and checkpoints run: each
-module defines `default_config()`, its presets (`VERSIONS`, `preset(version)`)
-and `make(config, env) -> Agent` (README, "Writing an agent"). Adding one is a
+module defines `default_config()`, its presets (`PRESETS`, the algorithm's
+variants; `SIZES`, hardware sizes, 'tiny' among them for tests and smoke runs;
+`preset(name, size)`) and `make(config, env) -> Agent` (docs/writing_an_agent.md). Adding one is a
 module and a line in `AGENTS`. `TABULAR` algorithms (mbrl_jax.tabular) are a
 separate family: their worlds are tables, not brax Envs, so they have their own
 runner script (experiments/<name>.py) instead of `make`.
@@ -38,17 +39,34 @@ def get(name: str):
                    f'(tabular, with scripts of their own: {", ".join(TABULAR)}).')
 
 
-def preset(name: str, version: str = None):
-  """The config of agent `name`'s preset `version` (its default without one). Every
-  agent's presets live in its module: `VERSIONS` (the first is the default) and
-  `preset(version)`."""
-  module = get(name)
-  return module.preset() if version is None else module.preset(version)
+def preset(agent: str, name: str = None, size: str = None):
+  """The config of `agent`'s preset `name` at `size` (each its default without one).
+  Every agent's presets live in its module: `PRESETS` and `SIZES` (the first of each
+  is the default) and `preset(name, size)`."""
+  module = get(agent)
+  return module.preset(name or module.PRESETS[0], size or module.SIZES[0])
 
 
-def versions(name: str) -> Tuple[str, ...]:
-  """The names of agent `name`'s presets, the default first."""
-  return tuple(get(name).VERSIONS)
+def presets(agent: str) -> Tuple[str, ...]:
+  """The names of `agent`'s presets, the default first."""
+  return tuple(get(agent).PRESETS)
+
+
+def sizes(agent: str) -> Tuple[str, ...]:
+  """The sizes of `agent`'s presets, the default first."""
+  return tuple(get(agent).SIZES)
+
+
+def preset_from_spec(agent: str, spec: str = None):
+  """The config a launcher config file names after its colon: 'name', 'size' or
+  'name,size' (e.g. experiments/configs/mpc.py:pets,tiny); nothing: the defaults."""
+  name = size = None
+  for part in (spec.split(',') if spec else []):
+    if part in get(agent).SIZES and part not in get(agent).PRESETS:
+      size = part
+    else:
+      name = part
+  return preset(agent, name, size)
 
 
 def _is_section(value) -> bool:

@@ -36,6 +36,11 @@ from mbrl_jax.envs.base import pure_functions
 from mbrl_jax.core.guards import keep_if
 
 
+# The model of every agent's 'tiny' size: seconds on a CPU, for tests and smoke runs.
+TINY_MODEL = dict(num_members=2, num_elites=2, width=8, num_layers=2, batch_size=8,
+                  max_epochs=2)
+
+
 @flax.struct.dataclass
 class Params:
   """A policy learner's params (pathwise, model_pg): what make_policy and a resume need."""

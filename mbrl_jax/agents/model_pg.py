@@ -27,11 +27,12 @@ from mbrl_jax import data, estimators, models
 from mbrl_jax.core import returns
 from mbrl_jax.agents import actor_critic, model_based
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_preset
 from mbrl_jax.core.guards import apply_if_finite
 
 ALGORITHMS = ('reinforce', 'ppo')
-VERSIONS = ('ppo', 'reinforce')  # presets: the algorithm; the first is the default
+PRESETS = ('ppo', 'reinforce')  # the algorithm; the first is the default
+SIZES = ('cpu', 'tiny')
 BASELINES = ('value', 'mean')
 
 
@@ -65,11 +66,18 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'ppo') -> ml_collections.ConfigDict:
-  """'ppo' (the default config) or 'reinforce' (REINFORCE with a baseline)."""
-  check_version('model_pg', version, VERSIONS)
+def preset(name: str = 'ppo', size: str = 'cpu') -> ml_collections.ConfigDict:
+  """'ppo' (the default config) or 'reinforce' (REINFORCE with a baseline), at size
+  'cpu' (the defaults) or 'tiny'."""
+  check_preset('model_pg', name, size, PRESETS, SIZES)
   config = default_config()
-  config.algorithm = version
+  config.algorithm = name
+  if size == 'tiny':
+    config.update(dict(steps_per_chunk=20, random_steps=20, horizon=5, num_starts=16,
+                       iterations_per_chunk=2, hidden_sizes=(8,), buffer_capacity=400))
+    config.ppo.update(dict(epochs=2, num_minibatches=2))
+    config.reinforce.value_updates = 2
+    config.model.update(model_based.TINY_MODEL)
   return config
 
 

@@ -1,20 +1,20 @@
-"""Model-predictive control through true or learned dynamics.
+"""Model-predictive control through the env's own or learned dynamics.
 
-The lectures' versions are presets of one agent (`preset(version)`):
-  '0.5'   random data, fit a deterministic model once, plan a whole episode
-          open loop and execute all of it;
-  '1.0'   the same open-loop plans, but every episode's data is added and the
-          model refitted;
-  '1.5'   MPC: replan every `replan_every` steps, execute the first actions, refit
-          after every chunk of real steps;
-  'pets'  1.5 with a probabilistic ensemble, TSinf particles and CEM;
-  'ilqr'  1.5 with iLQR through the learned model's mean as the planner; it
+The lectures' versions are presets of one agent (`preset(name)`):
+  'open_loop_fit_once'  (version 0.5) random data, fit a deterministic model once,
+          plan a whole episode open loop and execute all of it;
+  'open_loop_refit'  (version 1.0) the same open-loop plans, but every episode's
+          data is added and the model refitted;
+  'mpc'   (version 1.5) replan every `replan_every` steps, execute the first
+          actions, refit after every chunk of real steps;
+  'pets'  'mpc' with a probabilistic ensemble, TSinf particles and CEM;
+  'ilqr'  'mpc' with iLQR through the learned model's mean as the planner; it
           replans at every step, so only u_plan is ever executed (the feedback
           term below is zero at a plan's first step);
   'ilqr_feedback'  'ilqr' replanning every 5 steps and executing iLQR's feedback
           law u_t = u_plan_t + K_t (x_t - x_plan_t) in between (the law is
           off, the plan executed open loop, with `ilqr.feedback=False`);
-  'true_model' (the default) plans with the task's own dynamics.
+  'env_dynamics' (the default) plans with the task's own dynamics.
 The control loop of a chunk (plan, execute, collect) is one lax.scan over
 segments of `replan_every` steps, each planning once from the segment's first
 real state; the model is refitted at the end of the chunk. Within a segment the
@@ -37,19 +37,21 @@ from mbrl_jax.data import acting
 from mbrl_jax import data, models, planners
 from mbrl_jax.agents import model_based
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_preset
 from mbrl_jax.data import replay
 from mbrl_jax.envs.base import pure_functions, task_of
 
-DYNAMICS = ('true', 'learned')
+DYNAMICS = ('env', 'model')
 PLANNERS = ('random_shooting', 'cem', 'mppi', 'ilqr')
-RETRAIN = ('every_chunk', 'once')
-VERSIONS = ('true_model', '0.5', '1.0', '1.5', 'pets', 'ilqr', 'ilqr_feedback')  # presets
+REFITS = ('every_chunk', 'once')
+PRESETS = ('env_dynamics', 'open_loop_fit_once', 'open_loop_refit', 'mpc', 'pets', 'ilqr',
+           'ilqr_feedback')  # the first is the default
+SIZES = ('cpu', 'tiny')
 
 
 def default_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  config.dynamics = 'true'            # 'true': the task's own; 'learned': the model below
+  config.dynamics = 'env'             # 'env': the task's own; 'model': the model below
   config.planner = 'random_shooting'
   config.horizon = 30                 # planning horizon, steps
   config.population = 1000            # action sequences per planner iteration
@@ -65,42 +67,53 @@ def default_config() -> ml_collections.ConfigDict:
   config.steps_per_chunk = 200        # real env steps (all envs) in one train_chunk
   config.buffer_capacity = 100_000    # real transitions kept
   config.random_steps = 0             # random-action steps (all envs) before planning
-  config.retrain = 'every_chunk'      # or 'once': fit right after the random steps only
+  config.refit = 'every_chunk'        # or 'once': fit right after the random steps only
   config.propagation = 'expectation'  # how model particles use the ensemble
   config.num_particles = 1            # particles per action sequence
   config.model = models.default_config()
   return config
 
 
-def preset(version: str = 'true_model', episode_length: int = 200,
+def preset(name: str = 'env_dynamics', size: str = 'cpu', episode_length: int = None,
            angle_dims=()) -> ml_collections.ConfigDict:
-  """The lectures' versions as configs (episode_length: the task's, for open loop;
-  angle_dims: observation dims the model should see as sin/cos, e.g. (1,) for
-  the cart-pole's pole angle)."""
-  check_version('MPC', version, VERSIONS)
+  """The lectures' versions as configs, at size 'cpu' or 'tiny' (episode_length: the
+  task's, for open loop; 200, or 20 at size 'tiny', without one; angle_dims:
+  observation dims the model should see as sin/cos, e.g. (1,) for the cart-pole's
+  pole angle)."""
+  check_preset('mpc', name, size, PRESETS, SIZES)
+  tiny = size == 'tiny'
+  episode_length = episode_length or (20 if tiny else 200)
   config = default_config()
-  if version == 'true_model':
+  if tiny:
+    config.update(dict(population=16, horizon=5, steps_per_chunk=20, buffer_capacity=400))
+    config.model.update(model_based.TINY_MODEL)
+  if name == 'env_dynamics':
     return config
-  config.dynamics = 'learned'
+  config.dynamics = 'model'
   config.model.update(dict(kind='deterministic', num_members=1, num_elites=1,
                            angle_dims=tuple(angle_dims)))
-  config.random_steps = 5 * episode_length
+  config.random_steps = (1 if tiny else 5) * episode_length
   config.steps_per_chunk = episode_length
   config.planner = 'cem'
-  config.population = 400
-  if version in ('0.5', '1.0'):
+  config.population = 16 if tiny else 400
+  if name in ('open_loop_fit_once', 'open_loop_refit'):
     config.horizon = config.replan_every = episode_length
-    config.retrain = 'once' if version == '0.5' else 'every_chunk'
-  elif version == 'pets':
-    config.model.update(dict(kind='gaussian', num_members=5, num_elites=5))
+    config.refit = 'once' if name == 'open_loop_fit_once' else 'every_chunk'
+  elif name == 'pets':
+    config.model.update(dict(kind='gaussian', num_members=2 if tiny else 5,
+                             num_elites=2 if tiny else 5))
     config.random_steps = episode_length
-    config.population = 500
+    config.population = 16 if tiny else 500
     config.propagation = 'tsinf'
-    config.num_particles = 20
-  elif version in ('ilqr', 'ilqr_feedback'):
+    config.num_particles = 4 if tiny else 20
+  elif name in ('ilqr', 'ilqr_feedback'):
     config.planner = 'ilqr'
-    config.horizon = 30
-    config.replan_every = 5 if version == 'ilqr_feedback' else 1
+    config.horizon = 5 if tiny else 30
+    config.replan_every = 5 if name == 'ilqr_feedback' else 1
+    if tiny:
+      config.ilqr.max_iterations = 5
+  if tiny:
+    config.cem.iterations = 2
   return config
 
 
@@ -130,7 +143,7 @@ class Plan(NamedTuple):
 def _validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
   check_choice(config, 'planner', PLANNERS)
-  check_choice(config, 'retrain', RETRAIN)
+  check_choice(config, 'refit', REFITS)
   check_choice(config, 'propagation', models.PARTICLE_PROPAGATIONS)
   check_positive(config, 'horizon', 'population', 'num_envs', 'steps_per_chunk',
                  'buffer_capacity', 'replan_every', 'num_particles')
@@ -138,10 +151,10 @@ def _validate(config, env):
         f'config.ilqr.feedback must be True or False, got {config.ilqr.feedback!r}.')
   check(isinstance(config.random_steps, int) and config.random_steps >= 0,
         f'config.random_steps must be an integer >= 0, got {config.random_steps!r}.')
-  learned = config.dynamics == 'learned'
+  learned = config.dynamics == 'model'
   check(learned or task_of(env) is not None,
-        f'mpc with dynamics=\'true\' plans with a JAX-native task\'s own dynamics; '
-        f'{type(env.unwrapped).__name__} has none: use dynamics=\'learned\'.')
+        f'mpc with dynamics=\'env\' plans with a JAX-native task\'s own dynamics; '
+        f'{type(env.unwrapped).__name__} has none: use dynamics=\'model\'.')
   # The shooting planners can score plans by the model's reward head; iLQR needs the
   # task's reward to differentiate.
   check(not (learned and config.planner == 'ilqr' and config.model.learn_reward),
@@ -165,7 +178,7 @@ def _validate(config, env):
 def make(config: ml_collections.ConfigDict, env) -> Agent:
   _validate(config, env)
   task = task_of(env)
-  learned = config.dynamics == 'learned'
+  learned = config.dynamics == 'model'
   reward_fn, termination_fn = pure_functions(env)
   if learned and config.model.learn_reward:
     reward_fn = None  # the model's reward head
@@ -305,7 +318,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   def train_chunk(state: TrainState):
     return model_based.chunk(state, collect, buffer, trainer if learned else None,
-                             config.random_steps, fit_once=config.retrain == 'once')
+                             config.random_steps, fit_once=config.refit == 'once')
 
   def evaluate(params, key, num_episodes):
     """Mean return of fresh episodes under the agent's own controller (open loop or

@@ -35,10 +35,11 @@ from mbrl_jax.agents import actor_critic, model_based
 from mbrl_jax.policies import tanh_gaussian
 from mbrl_jax.core.guards import apply_if_finite
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.core.checks import check, check_choice, check_positive, check_version
+from mbrl_jax.core.checks import check, check_choice, check_positive, check_preset
 
 DYNAMICS = ('env', 'model')
-VERSIONS = ('env', 'model', 'env_value', 'model_value')  # presets; the first is the default
+PRESETS = ('env', 'model', 'env_value', 'model_value')  # the first is the default
+SIZES = ('cpu', 'tiny')  # 'cpu': the pendulum tests' and experiments' sizes
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -68,20 +69,29 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'env') -> ml_collections.ConfigDict:
+def preset(name: str = 'env', size: str = 'cpu') -> ml_collections.ConfigDict:
   """'env' (through the env), 'model' (through a learned ensemble), and each with
-  '_value' (a critic at the end of the window); sized as in the pendulum tests and
-  experiments/pathwise_model_vs_env.py."""
-  check_version('pathwise', version, VERSIONS)
+  '_value' (a critic at the end of the window); size 'cpu' as in the pendulum tests
+  and experiments/pathwise_model_vs_env.py, or 'tiny'."""
+  check_preset('pathwise', name, size, PRESETS, SIZES)
   config = default_config()
-  if version.startswith('model'):
+  if name.startswith('model'):
     config.update(dict(dynamics='model', num_envs=1, steps_per_chunk=200, random_steps=200,
                        updates_per_chunk=100, batch_size=256))
     config.model.update(dict(num_members=4, num_elites=4, width=64, num_layers=3,
                              max_epochs=50))
-  if version.endswith('_value'):
+  if name.endswith('_value'):
     config.reward_scaling = 0.1  # pendulum-sized rewards: value targets of order 1 to 10
-  config.value_bootstrap = version.endswith('_value')
+  config.value_bootstrap = name.endswith('_value')
+  if size == 'tiny':
+    config.update(dict(horizon=5, steps_per_chunk=20, hidden_sizes=(8,)))
+    config.value.hidden_sizes = (8,)
+    if name.startswith('model'):
+      config.update(dict(random_steps=20, updates_per_chunk=2, batch_size=8,
+                         buffer_capacity=400))
+      config.model.update(model_based.TINY_MODEL)
+    else:
+      config.num_envs = 2
   return config
 
 

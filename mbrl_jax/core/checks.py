@@ -23,7 +23,7 @@ def check_choice(config, name: str, allowed) -> None:
         f'config.{name} must be one of {", ".join(map(repr, allowed))}; got {config[name]!r}.')
 
 
-def check_version(agent: str, version: str, versions) -> None:
-  """A preset's name: one of the agent's `VERSIONS`."""
-  check(version in versions,
-        f'Unknown {agent} version {version!r}; valid: {", ".join(versions)}.')
+def check_preset(agent: str, name: str, size: str, presets, sizes) -> None:
+  """A preset's name, one of the agent's `PRESETS`, and its size, one of `SIZES`."""
+  check(name in presets, f'Unknown {agent} preset {name!r}; valid: {", ".join(presets)}.')
+  check(size in sizes, f'Unknown {agent} size {size!r}; valid: {", ".join(sizes)}.')

@@ -10,6 +10,12 @@ transition has. Unrolled arrays are time-major, [T, N, ...].
 The envs should come from `mbrl_jax.envs.make` (episode limit and auto-reset): a
 finished episode restarts from a fresh random state within the same scan, and
 its transition keeps the true next observation.
+
+No non-finite action reaches an env: an action with a NaN or inf entry is replaced
+by zeros before the step, and the step is flagged in `Experience.nonfinite` (as is
+one whose next observation is not finite). `episode_metrics` counts them as
+`nonfinite_steps`, and the runner refuses a chunk that has any
+(`agents.base.refuse_nonfinite`), so none of them is learned from.
 """
 
 from typing import Callable, Tuple
@@ -30,17 +36,27 @@ class Experience:
   """Real env steps: leaves [N, ...], or [T, N, ...] from `unroll`."""
   transition: Transition
   episode_return: jax.Array  # the episode's return so far, this step included
+  nonfinite: jax.Array       # 1.0 where the action or the next observation had a NaN/inf
+
+
+def _all_finite_per_env(x: jax.Array) -> jax.Array:
+  return jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1)
 
 
 def env_step(env: Env, env_state: State, action: jax.Array) -> Tuple[State, Experience]:
-  """Steps every env of the batch with its action; (next state, experience)."""
+  """Steps every env of the batch with its action; (next state, experience). An
+  action with a NaN or inf entry is replaced by zeros and the step flagged."""
+  finite = _all_finite_per_env(action)
+  action = jnp.where(finite[:, None], action, 0.0)
   next_state = jax.vmap(env.step)(env_state, action)
   info = next_state.info
   transition = Transition(
       obs=env_state.obs, action=action, reward=next_state.reward,
       next_obs=info.get('next_obs', next_state.obs), done=next_state.done,
       truncation=info.get('truncation', jnp.zeros_like(next_state.done)))
-  return next_state, Experience(transition, info['episode_metrics']['sum_reward'])
+  finite = finite & _all_finite_per_env(transition.next_obs)
+  return next_state, Experience(transition, info['episode_metrics']['sum_reward'],
+                                1.0 - finite.astype(jnp.float32))
 
 
 def unroll(env: Env, env_state: State, policy: BatchPolicy, key: jax.Array,
@@ -80,12 +96,13 @@ def flatten_time(tree):
 
 def episode_metrics(experience: Experience) -> dict:
   """Mean return of the episodes that ended within `experience` (NaN if none), their
-  count, and the mean reward per step."""
+  count, the mean reward per step, and the steps flagged non-finite."""
   done, tr = experience.transition.done, experience.transition
   episodes = done.sum()
   mean_return = jnp.where(episodes > 0, (experience.episode_return * done).sum() / episodes,
                           jnp.nan)
-  return {'episode_return': mean_return, 'episodes': episodes, 'reward': tr.reward.mean()}
+  return {'episode_return': mean_return, 'episodes': episodes, 'reward': tr.reward.mean(),
+          'nonfinite_steps': experience.nonfinite.sum()}
 
 
 def first_episode_return(experience: Experience) -> jax.Array:

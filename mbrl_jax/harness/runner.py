@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mbrl_jax.harness import checkpoint as ckpt
 from mbrl_jax.data import evaluation
-from mbrl_jax.agents.base import Agent
+from mbrl_jax.agents.base import Agent, refuse_nonfinite
 from mbrl_jax.harness.metrics import MetricsWriter, Progress
 
 # Settings that may change between a run and its resume.
@@ -67,7 +67,7 @@ def run_in_memory(agent: Agent, env, seeds: Sequence[int], num_chunks: int,
   keys = jax.vmap(jax.random.PRNGKey)(np.array(seeds))
   state = jax.jit(jax.vmap(agent.init))(keys)
   started = time.perf_counter()
-  chunk = jax.jit(jax.vmap(agent.train_chunk)).lower(state).compile()
+  chunk = jax.jit(jax.vmap(refuse_nonfinite(agent.train_chunk))).lower(state).compile()
   compile_s = time.perf_counter() - started
   evaluate = jax.jit(jax.vmap(evaluator(agent, env, eval_episodes)))
   eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, eval_salt))(keys)
@@ -143,7 +143,8 @@ def run(agent: Agent, env, workdir: str, total_steps: int, *,
     sharding = seed_sharding(num_seeds)
     keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
     init = jax.jit(jax.vmap(agent.init), out_shardings=sharding)
-    chunk_fn = jax.jit(jax.vmap(_counted(agent.train_chunk, counts, 'train_chunk')),
+    chunk_fn = jax.jit(jax.vmap(_counted(refuse_nonfinite(agent.train_chunk), counts,
+                                         'train_chunk')),
                        in_shardings=sharding, out_shardings=sharding, donate_argnums=0)
     evaluate = jax.jit(jax.vmap(_counted(evaluator(agent, env, eval_episodes), counts,
                                          'evaluate')))

@@ -262,6 +262,13 @@ def sample(env, controller: lg.LinearGaussianController, start, sigma0, key,
   return Samples(X, tr.action, -tr.reward.sum(1))
 
 
+def nonfinite_steps(samples: Samples) -> jax.Array:
+  """The sampled steps whose action or next state has a NaN or inf entry (the count
+  the runner refuses a chunk on)."""
+  finite = lambda a: jnp.all(jnp.isfinite(a), axis=-1)
+  return (~(finite(samples.U) & finite(samples.X[..., 1:, :]))).sum()
+
+
 def initial_condition(controller: lg.LinearGaussianController, epsilon) -> Condition:
   nan = jnp.asarray(jnp.nan, jnp.float32)
   return Condition(controller, jnp.asarray(epsilon, jnp.float32), nan, nan)

@@ -17,7 +17,7 @@ TINY_MODEL = dict(num_members=2, num_elites=2, width=8, num_layers=2, batch_size
 
 
 def mpc_config():
-  config = mpc.preset('1.5')
+  config = mpc.preset('mpc')
   config.update(dict(population=20, horizon=5, random_steps=20, steps_per_chunk=20))
   config.model.update(TINY_MODEL)
   return config

@@ -53,11 +53,11 @@ def test_train_chunk_fills_buffer_with_real_transitions():
 
 @pytest.mark.parametrize('override,message', [
     (dict(horizon=0), 'config.horizon must be an integer >= 1, got 0'),
-    (dict(dynamics='simulated'), "config.dynamics must be one of 'true', 'learned'"),
+    (dict(dynamics='simulated'), "config.dynamics must be one of 'env', 'model'"),
     (dict(planner='bfgs'), "config.planner must be one of"),
     (dict(replan_every=7), 'must divide the steps per env of a chunk'),
     (dict(replan_every=40, horizon=30, steps_per_chunk=200), 'cannot exceed config.horizon'),
-    (dict(dynamics='learned', propagation='tsinf', num_particles=3),
+    (dict(dynamics='model', propagation='tsinf', num_particles=3),
      'must be a multiple of config.model.num_elites'),
     (dict(steps_per_chunk=30, num_envs=4), 'must be a multiple of config.num_envs'),
     (dict(buffer_capacity=10), 'config.buffer_capacity must hold one chunk'),
@@ -72,8 +72,8 @@ def test_bad_config_values(override, message):
 def test_brax_env_needs_a_model_and_a_reward():
   env = envs.make('brax/inverted_pendulum', backend='positional')
   assert_rejected(mpc, mpc.default_config(),
-                  r"mpc with dynamics='true' plans with a JAX-native task's own dynamics; "
-                  r"InvertedPendulum has none: use dynamics='learned'", env)
+                  r"mpc with dynamics='env' plans with a JAX-native task's own dynamics; "
+                  r"InvertedPendulum has none: use dynamics='model'", env)
   config = mpc.preset('pets')
   assert_rejected(mpc, config, r"mpc needs the task's reward function \(a JAX-native task or "
                   r"a DM Control task whose reward reads only the observation\) or "
@@ -111,19 +111,20 @@ def test_pets_learns_cartpole_swingup_within_four_episodes():
 
 
 def small_version_config(version):
-  config = mpc.preset(version)
+  config = mpc.preset(version)  # the lectures' 0.5, 1.0 and 1.5
   config.update(dict(population=200, random_steps=600))
   config.model.update(dict(width=64, num_layers=2, max_epochs=40))
-  if version == '1.5':
+  if version == 'mpc':
     config.horizon = 15
   return config
 
 
-@pytest.mark.parametrize('version', ['0.5', '1.0', '1.5'])
+@pytest.mark.parametrize('version', ['open_loop_fit_once', 'open_loop_refit', 'mpc'])
 def test_lecture_versions_plan_execute_and_refit_as_described(version):
-  """0.5 fits once after the random data and executes whole-episode open-loop
-  plans; 1.0 refits after every episode; 1.5 replans every step and refits; on
-  pendulum, MPC (1.5) controls far better than random torques (mean -1230)."""
+  """0.5 (open_loop_fit_once) fits once after the random data and executes
+  whole-episode open-loop plans; 1.0 (open_loop_refit) refits after every episode;
+  1.5 (mpc) replans every step and refits; on pendulum, MPC controls far better than
+  random torques (mean -1230)."""
   env = envs.make('pendulum')
   config = small_version_config(version)
   agent = mpc.make(config, env)
@@ -135,9 +136,9 @@ def test_lecture_versions_plan_execute_and_refit_as_described(version):
     epochs.append(int(metrics['model_epochs']))
   assert int(replay.size(state.buffer)) == 1000
   assert epochs[:2] == [0, 0] and epochs[2] > 0  # first fit right after the random data
-  assert (epochs[3] > 0 and epochs[4] > 0) == (version != '0.5')
-  assert config.replan_every == (200 if version in ('0.5', '1.0') else 1)
-  if version == '1.5':
+  assert (epochs[3] > 0 and epochs[4] > 0) == (version != 'open_loop_fit_once')
+  assert config.replan_every == (200 if version.startswith('open_loop') else 1)
+  if version == 'mpc':
     mean_return = float(jax.jit(agent.evaluate, static_argnums=2)(
         state.params, jax.random.PRNGKey(1), 4))
     assert mean_return > -400, mean_return

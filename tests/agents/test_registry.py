@@ -37,28 +37,35 @@ def test_tabular_algorithms_are_named_as_such():
 
 
 def test_every_agent_has_its_presets_in_its_module_and_the_config_files_use_them():
-  """One place for presets: the module's VERSIONS and preset(); the launcher's
-  config files return exactly those configs, and an unknown version is one line."""
+  """One place for presets: the module's PRESETS, SIZES and preset(); the launcher's
+  config files return exactly those configs, and an unknown name or size is one line."""
   configs = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments', 'configs')
   for name in agents.AGENTS:
     module = agents.get(name)
-    versions = agents.versions(name)
-    assert versions and len(set(versions)) == len(versions)
+    presets, sizes = agents.presets(name), agents.sizes(name)
+    assert presets and len(set(presets)) == len(presets) and 'tiny' in sizes
+    assert not set(presets) & set(sizes)
     get_config = runpy.run_path(os.path.join(configs, f'{name}.py'))['get_config']
     assert get_config().to_dict() == module.preset().to_dict() == module.preset(
-        versions[0]).to_dict()
-    for version in versions:
-      config = agents.preset(name, version)
-      assert config.to_dict() == get_config(version).to_dict()
-      assert set(config.keys()) == set(module.default_config().keys())
-    with pytest.raises(ValueError, match=f"Unknown .* version 'nope'; valid: {versions[0]}, "):
+        presets[0], sizes[0]).to_dict()
+    for preset in presets:
+      for size in sizes:
+        config = agents.preset(name, preset, size)
+        assert config.to_dict() == get_config(f'{preset},{size}').to_dict()
+        assert set(config.keys()) == set(module.default_config().keys())
+      assert agents.preset(name, preset).to_dict() == get_config(preset).to_dict()
+    for size in sizes:
+      assert agents.preset(name, size=size).to_dict() == get_config(size).to_dict()
+    with pytest.raises(ValueError, match=f"Unknown .* preset 'nope'; valid: {presets[0]}"):
       agents.preset(name, 'nope')
+    with pytest.raises(ValueError, match=f"Unknown .* size 'huge'; valid: {sizes[0]}"):
+      agents.preset(name, size='huge')
 
 
 def test_mbpo_cpu_preset_keeps_sac_cpu_settings():
   """MBPO's SAC at CPU size is SAC's (so the two learning curves compare like with like)."""
-  sac, mbpo = agents.preset('sac', 'cpu'), agents.preset('mbpo', 'cpu')
+  sac, mbpo = agents.preset('sac', size='cpu'), agents.preset('mbpo', size='cpu')
   for key in ('hidden_sizes', 'learning_rate', 'random_steps', 'buffer_capacity',
               'steps_per_chunk', 'batch_size', 'discount', 'tau'):
     assert sac[key] == mbpo[key], key
-  assert agents.preset('sac', 'paper').to_dict() == agents.get('sac').default_config().to_dict()
+  assert agents.preset('sac', size='paper').to_dict() == agents.get('sac').default_config().to_dict()

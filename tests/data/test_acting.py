@@ -92,5 +92,6 @@ def test_first_episode_return_stops_at_the_first_end():
   done = jnp.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
   zeros = jnp.zeros((3, 2, 1))
   experience = acting.Experience(Transition(zeros, zeros, reward, zeros, done, done),
-                                 episode_return=jnp.cumsum(reward, 0))
+                                 episode_return=jnp.cumsum(reward, 0),
+                                 nonfinite=jnp.zeros((3, 2)))
   np.testing.assert_array_equal(acting.first_episode_return(experience), [3.0, 1.0])

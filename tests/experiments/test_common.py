@@ -1,5 +1,6 @@
 """Steps-to-target comparisons (experiments/common.py), on curves written out by hand."""
 
+import numpy as np
 import pytest
 
 from tests.helpers import experiment
@@ -62,6 +63,15 @@ def test_curves_are_quoted_at_several_steps():
   assert [p['env_steps'] for p in at['baseline']] == [2000, 10000]
   assert at['candidate'][0] == {'env_steps': 1000, 'mean': -800, 'min': -900, 'max': -700,
                                 'seeds': 2}
+
+
+def test_first_step_where_a_flag_holds_or_a_value_reaches_the_target():
+  assert comparison.first_where([10, 20, 30], [False, True, True]) == 20
+  assert comparison.first_where([10, 20], [False, False]) is None
+  assert comparison.first_where([], []) is None
+  assert comparison.first_where(range(1, 4), np.array([False, False, True])) == 3
+  assert comparison.first_reaching([1, 2, 3], [0.1, 0.5, 0.4], 0.5) == 2  # >=: reached at 0.5
+  assert comparison.first_reaching([1, 2], [np.nan, 0.4], 0.5) is None
 
 
 def test_no_rows_is_an_error():

@@ -29,7 +29,7 @@ RAISING_CONFIG = 'def get_config():\n  raise RuntimeError("no config today")\n'
     (['--agent=sac', '--config=experiments/configs/mpc.py'],
      "the config does not fit agent 'sac' (another agent's config?): unknown keys cem, dynamics"),
     (['--config=experiments/configs/mpc.py:9.9'],
-     "cannot load --config=experiments/configs/mpc.py:9.9: Unknown MPC version '9.9'; valid: true_model, 0.5,"),
+     "cannot load --config=experiments/configs/mpc.py:9.9: Unknown mpc preset '9.9'; valid: env_dynamics, open_loop_fit_once,"),
     (['--workdir=<file>'], 'exists and is not a directory'),
     (['--config=<raising config>'], 'RuntimeError: no config today'),
     (['--config.buffer_capacity=1000000000000'], 'config.buffer_capacity must be an integer of at most 2147483647'),

@@ -12,8 +12,8 @@ contract (`make(config, env)`, presets 'mdgps' and 'badmm'), for the launcher.
 """
 
 from mbrl_jax.agents.gps import badmm, mdgps
-from mbrl_jax.agents.gps.agent import (VARIANTS, VERSIONS, TrainState, default_config, make,
-                                       preset)
+from mbrl_jax.agents.gps.agent import (PRESETS, SIZES, VARIANTS, TrainState, default_config,
+                                       make, preset)
 
-__all__ = ['TrainState', 'VARIANTS', 'VERSIONS', 'badmm', 'default_config', 'make', 'mdgps',
+__all__ = ['PRESETS', 'SIZES', 'TrainState', 'VARIANTS', 'badmm', 'default_config', 'make', 'mdgps',
            'preset']

@@ -18,10 +18,11 @@ import ml_collections
 
 from mbrl_jax import data
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.core.checks import check, check_positive, check_version
+from mbrl_jax.core.checks import check, check_positive, check_preset
 from mbrl_jax.agents.gps import badmm, mdgps
 
-VERSIONS = ('mdgps', 'badmm')  # presets; the first is the default
+PRESETS = ('mdgps', 'badmm')  # the variants; the first is the default
+SIZES = ('cpu', 'tiny')
 VARIANTS = {'mdgps': mdgps, 'badmm': badmm}
 
 
@@ -35,14 +36,17 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'mdgps') -> ml_collections.ConfigDict:
+def preset(name: str = 'mdgps', size: str = 'cpu') -> ml_collections.ConfigDict:
   """'mdgps': mirror-descent GPS; 'badmm': BADMM GPS with per-step multipliers (both
-  off-policy, sized for point_mass)."""
-  check_version('gps', version, VERSIONS)
+  off-policy), at size 'cpu' (sized for point_mass) or 'tiny'."""
+  check_preset('gps', name, size, PRESETS, SIZES)
   config = default_config()
-  if version == 'badmm':
+  if name == 'badmm':
     config.update(badmm.default_config())
     config.variant = 'badmm'
+  if size == 'tiny':
+    config.update(dict(num_conditions=2, num_samples=1, sgd_steps=10, batch_size=8,
+                       hidden_sizes=(8,), inner_iterations=1))
   return config
 
 
@@ -61,8 +65,8 @@ class TrainState:
 
 def _validate(config):
   check_positive(config, 'num_conditions', 'num_samples', 'sgd_steps', 'batch_size')
-  check(config.variant in VERSIONS,
-        f'config.variant must be one of {", ".join(map(repr, VERSIONS))}; '
+  check(config.variant in PRESETS,
+        f'config.variant must be one of {", ".join(map(repr, PRESETS))}; '
         f'got {config.variant!r}.')
   check(0 < config.epsilon and 0 < config.epsilon_range[0] <= config.epsilon_range[1],
         f'need epsilon > 0 and 0 < epsilon_range[0] <= epsilon_range[1], got '

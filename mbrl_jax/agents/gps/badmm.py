@@ -7,7 +7,7 @@ on the first moment, E_p[u_t] = E_{p(x_t) pi_theta}[u_t], with Lagrange multipli
 lambda_{i,t} [m] and Bregman (KL) penalties of weight nu_{i,t}. Each iteration:
 
   1. sample N trajectories of every p_i on the env, fit local dynamics to them
-     (lqr_flm.train.sample / fit_dynamics), as MDGPS does;
+     (lqr_flm.sample / fit_dynamics), as MDGPS does;
   2. `inner_iterations` times, in the paper's order:
      a. C-step, per condition: p_i <- argmin E_p[c(x, u) - lambda_t' u_t]
         + sum_t nu_t KL(p(u_t|x_t) || pi_bar(u_t|x_t)) subject to KL(p || p_old) <=
@@ -174,7 +174,7 @@ def weighted_policy_variance(precision, nu):
 def build(env, config: ml_collections.ConfigDict = None, network=None,
           optimizer=None) -> BADMM:
   """BADMM GPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.train.cost_fn); network and optimizer as in common.setup."""
+  its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
   parts = common.setup(env, config, network, optimizer)
   cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
@@ -255,7 +255,8 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
                's_loss_first': losses[0][-1, :10].mean(),
                's_loss_last': losses[0][-1, -10:].mean(),
                'skipped_updates': losses[1].sum() + caught_up_skipped,
-               'policy_std': jnp.sqrt(var)}
+               'policy_std': jnp.sqrt(var),
+               'nonfinite_steps': lqr_flm.nonfinite_steps(samples)}
     new_state = BADMMState(params=params, opt_state=opt_state, policy_var=var,
                            controllers=step.controller, epsilon=epsilon,
                            iteration=state.iteration + 1, lam=lam, nu=nu, last_cost=actual,

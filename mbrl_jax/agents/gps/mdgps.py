@@ -6,7 +6,7 @@ p_i per condition (initial state x0_i). Each iteration, every condition in one v
 
   1. sample N trajectories of p_i on the env (the off-policy variant: the local
      controllers are run, not pi_theta; the on-policy one samples pi_theta);
-  2. fit local dynamics to them (lqr_flm.train.fit_dynamics, GMM prior);
+  2. fit local dynamics to them (lqr_flm.fit_dynamics, GMM prior);
   3. linearise pi_theta at the sampled states: pi_bar_i (gaussian_mlp.linearize);
   4. C-step: p_i <- argmin E_p[cost] s.t. KL(p || pi_bar_i) <= epsilon_i, the
      LQR-FLM step (lqr_flm.update) with the KL taken to the linearised
@@ -22,7 +22,7 @@ a linear-Gaussian pi under fitted dynamics f (the cost expanded to second order
 about pi's marginals), the improvement predicted last iteration,
 C_hat(pi_bar_prev, f_prev) - C_hat(p_new, f_prev), is compared with the one
 achieved, C_hat(pi_bar_prev, f_prev) - C_hat(pi_bar_now, f_now): epsilon is
-multiplied by predicted / (2 (predicted - achieved)) (lqr_flm.train.adapt_epsilon,
+multiplied by predicted / (2 (predicted - achieved)) (lqr_flm.adapt_epsilon,
 clipped). With config.shared_step the improvements are averaged over conditions
 first and every condition gets the same step (as the GPS code does: the global
 policy is shared).
@@ -65,7 +65,7 @@ def estimated_cost(cost, controller: lg.LinearGaussianController, dynamics, x0, 
 def build(env, config: ml_collections.ConfigDict = None, network=None,
           optimizer=None) -> MDGPS:
   """MDGPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.train.cost_fn); network and optimizer as in common.setup."""
+  its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
   parts = common.setup(env, config, network, optimizer)
   cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
@@ -117,7 +117,8 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
                'failed_c_steps': lqr_flm.failed(step).astype(jnp.float32),
                's_loss_first': losses[:10].mean(), 's_loss_last': losses[-10:].mean(),
                'skipped_updates': skipped + caught_up_skipped,
-               'policy_std': jnp.sqrt(var)}
+               'policy_std': jnp.sqrt(var),
+               'nonfinite_steps': lqr_flm.nonfinite_steps(samples)}
     new_state = GPSState(params=params, opt_state=opt_state, policy_var=var,
                          controllers=step.controller, epsilon=epsilon,
                          iteration=state.iteration + 1, laplace=laplace, predicted=new_predicted)

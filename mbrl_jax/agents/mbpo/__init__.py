@@ -21,11 +21,11 @@ traced trip counts (while loops), not `lax.cond`, because under the runner's vma
 over seeds a cond computes both branches.
 """
 
-from mbrl_jax.agents.mbpo.config import VERSIONS, default_config, preset, validate
+from mbrl_jax.agents.mbpo.config import PRESETS, SIZES, default_config, preset, validate
 from mbrl_jax.agents.mbpo.losses import make_mve_critic_loss
 from mbrl_jax.agents.mbpo.model_data import ModelPool, add_to_pool, rollout_length, sample_pool
 from mbrl_jax.agents.mbpo.train import LOSS_NAMES, MBPOParams, TrainState, make
 
-__all__ = ['LOSS_NAMES', 'MBPOParams', 'ModelPool', 'TrainState', 'VERSIONS', 'add_to_pool',
+__all__ = ['LOSS_NAMES', 'MBPOParams', 'ModelPool', 'PRESETS', 'SIZES', 'TrainState', 'add_to_pool',
            'default_config', 'make', 'make_mve_critic_loss', 'preset', 'rollout_length',
            'sample_pool', 'validate']

@@ -4,11 +4,12 @@ import ml_collections
 
 from mbrl_jax import models
 from mbrl_jax.agents import sac
-from mbrl_jax.core.checks import check, check_positive, check_version
+from mbrl_jax.agents.model_based import TINY_MODEL
+from mbrl_jax.core.checks import check, check_positive, check_preset
 from mbrl_jax.envs.base import pure_functions
 
-
-VERSIONS = ('paper', 'cpu')  # presets; the first is the default
+PRESETS = ('mbpo',)                # the algorithm's variants; the first is the default
+SIZES = sac.SIZES                  # 'paper', 'cpu', 'tiny'
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -28,16 +29,20 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'paper') -> ml_collections.ConfigDict:
-  """'paper': the MBPO paper's settings (7 x 4 x 200 model, 400 rollouts and 20
-  updates per step); 'cpu': scaled to a 2-core CPU, its SAC exactly sac's 'cpu'
-  (the learning curves of experiments/mbpo_vs_sac.sh)."""
-  check_version('mbpo', version, VERSIONS)
+def preset(name: str = 'mbpo', size: str = 'paper') -> ml_collections.ConfigDict:
+  """MBPO at size 'paper' (the MBPO paper's settings: 7 x 4 x 200 model, 400 rollouts
+  and 20 updates per step), 'cpu' (scaled to a 2-core CPU, its SAC exactly sac's
+  'cpu'; the learning curves of experiments/mbpo_vs_sac.sh) or 'tiny'."""
+  check_preset('mbpo', name, size, PRESETS, SIZES)
   config = default_config()
-  if version == 'cpu':
+  if size == 'cpu':
     config.update(dict(sac.CPU, retrain_every=250, rollouts_per_step=100, updates_per_step=10,
                        rollout_schedule=(0, 1, 1, 1)))
     config.model.update(num_layers=3, width=128, max_epochs=50)
+  elif size == 'tiny':
+    config.update(dict(sac.TINY, retrain_every=20, rollouts_per_step=2, updates_per_step=1,
+                       rollout_schedule=(0, 1, 1, 2), epoch_length=40))
+    config.model.update(TINY_MODEL)
   return config
 
 

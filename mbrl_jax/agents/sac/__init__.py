@@ -10,10 +10,11 @@ inf loss or gradient is skipped as a whole (params and optimizer states kept) an
 counted in `skipped_updates`.
 """
 
-from mbrl_jax.agents.sac.config import CPU, VERSIONS, default_config, preset, validate
+from mbrl_jax.agents.sac.config import (CPU, PRESETS, SIZES, TINY, default_config, preset,
+                                        validate)
 from mbrl_jax.agents.sac.learner import (Learner, LearnerState, SACOptState, SACParams,
                                          make_learner)
 from mbrl_jax.agents.sac.train import TrainState, act, make
 
-__all__ = ['CPU', 'Learner', 'LearnerState', 'SACOptState', 'SACParams', 'TrainState', 'VERSIONS',
-           'act', 'default_config', 'make', 'make_learner', 'preset', 'validate']
+__all__ = ['CPU', 'Learner', 'LearnerState', 'PRESETS', 'SACOptState', 'SACParams', 'SIZES',
+           'TINY', 'TrainState', 'act', 'default_config', 'make', 'make_learner', 'preset', 'validate']

@@ -2,12 +2,17 @@
 
 import ml_collections
 
-from mbrl_jax.core.checks import check, check_positive, check_version
+from mbrl_jax.core.checks import check, check_positive, check_preset
 
-VERSIONS = ('paper', 'cpu')  # presets; the first is the default
-# SAC at CPU size: what configs 'cpu' of sac and mbpo share, so curves compare like with like.
+PRESETS = ('sac',)                 # the algorithm's variants; the first is the default
+SIZES = ('paper', 'cpu', 'tiny')   # hardware sizes; the first is the default
+# SAC at CPU size: what the 'cpu' sizes of sac and mbpo share, so curves compare like
+# with like.
 CPU = dict(hidden_sizes=(128, 128), learning_rate=1e-3, random_steps=500,
            buffer_capacity=100_000, steps_per_chunk=500)
+# Seconds on a CPU (20-step episodes), for tests and smoke runs.
+TINY = dict(hidden_sizes=(8, 8), batch_size=16, buffer_capacity=400, random_steps=20,
+            steps_per_chunk=20)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -26,13 +31,13 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def preset(version: str = 'paper') -> ml_collections.ConfigDict:
-  """'paper': the SAC paper's settings (2 x 256, lr 3e-4); 'cpu': sized for a
-  2-core CPU, the SAC half of MBPO's 'cpu' preset (experiments/mbpo_vs_sac.sh)."""
-  check_version('sac', version, VERSIONS)
+def preset(name: str = 'sac', size: str = 'paper') -> ml_collections.ConfigDict:
+  """SAC at size 'paper' (the SAC paper's settings: 2 x 256, lr 3e-4), 'cpu' (sized
+  for a 2-core CPU, the SAC half of MBPO's 'cpu' size; experiments/mbpo_vs_sac.sh)
+  or 'tiny'."""
+  check_preset('sac', name, size, PRESETS, SIZES)
   config = default_config()
-  if version == 'cpu':
-    config.update(CPU)
+  config.update({'paper': {}, 'cpu': CPU, 'tiny': TINY}[size])
   return config
 
 
