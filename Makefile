@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	JAX_PLATFORMS=cpu $(PY) experiments/train.py --workdir=$(DEMO_DIR)
 
 test: $(VENV)/.installed-dev
-	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile tests
+	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile --durations=20 tests
 
 bench: $(VENV)/.installed
 	JAX_PLATFORMS=cpu $(PY) experiments/bench_envs.py

@@ -19,6 +19,8 @@ except for actions within 1e-6 of a bound. A gradient with a NaN or inf entry is
 skipped and counted, as in every agent here.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -84,6 +86,17 @@ def preset(name: str = 'ppo', size: str = 'cpu') -> ml_collections.ConfigDict:
 Params, TrainState = model_based.Params, model_based.TrainState  # target_value: {}
 
 
+class Imagined(NamedTuple):
+  """Imagined windows through the model, time-major [H, N]."""
+  obs: jax.Array
+  action: jax.Array
+  reward: jax.Array        # scaled by config.reward_scaling
+  done: jax.Array          # cumulative, as models.rollout gives them
+  next_obs: jax.Array
+  old_log_prob: jax.Array  # of the behaviour policy that imagined them
+  alive: jax.Array         # 1.0 up to and including the terminating step
+
+
 def _validate(config, env):
   check_choice(config, 'algorithm', ALGORITHMS)
   check_positive(config, 'num_envs', 'steps_per_chunk', 'buffer_capacity', 'num_starts',
@@ -124,16 +137,16 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
   horizon, discount = config.horizon, config.discount
   ppo = config.algorithm == 'ppo'
 
-  def imagine(params: Params, start_obs, key):
-    """Imagined windows, time-major [H, N], with no gradient through them: (obs,
-    actions, rewards, dones, next_obs, behaviour log-probs, alive weights)."""
+  def imagine(params: Params, start_obs, key) -> Imagined:
+    """Imagined windows, time-major [H, N], with no gradient through them."""
     out = models.rollout(ensemble, params.model, key, start_obs, horizon, config.propagation,
                          policy=lambda obs, k: policy.sample(params.policy, obs, k),
                          reward_fn=reward_fn, termination_fn=termination_fn)
     tr = jax.lax.stop_gradient(out.transitions(time_major=True))
-    old_log_prob = policy.log_prob(params.policy, tr.obs, tr.action)
-    return (tr.obs, tr.action, config.reward_scaling * tr.reward, tr.done, tr.next_obs,
-            old_log_prob, returns.alive_mask(tr.done))
+    return Imagined(obs=tr.obs, action=tr.action, reward=config.reward_scaling * tr.reward,
+                    done=tr.done, next_obs=tr.next_obs,
+                    old_log_prob=policy.log_prob(params.policy, tr.obs, tr.action),
+                    alive=returns.alive_mask(tr.done))
 
   def value_step(value_params, value_opt, obs, targets, weight):
     def loss_fn(v):
@@ -151,8 +164,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     return policy_params, policy_opt, loss, skipped, norm
 
   # --- one iteration: imagine, then update ----------------------------------------------
-  def reinforce_iteration(state: TrainState, batch, key):
-    obs, actions, rewards, dones, next_obs, _, alive = batch
+  def reinforce_iteration(state: TrainState, batch: Imagined, key):
+    obs, actions, rewards, dones, next_obs, alive = (
+        batch.obs, batch.action, batch.reward, batch.done, batch.next_obs, batch.alive)
     p = state.params
     # The window cuts an endless task short: its tail is V(s_H), unless it terminated.
     tail = (1.0 - dones[-1]) * value_apply(p.value, next_obs[-1])
@@ -188,8 +202,10 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     return state, dict(policy_loss=loss, value_loss=value_losses[-1], grad_norm=norm,
                        skipped=skipped + value_skipped)
 
-  def ppo_iteration(state: TrainState, batch, key):
-    obs, actions, rewards, dones, next_obs, old_log_prob, alive = batch
+  def ppo_iteration(state: TrainState, batch: Imagined, key):
+    obs, actions, rewards, dones, next_obs, old_log_prob, alive = (
+        batch.obs, batch.action, batch.reward, batch.done, batch.next_obs, batch.old_log_prob,
+        batch.alive)
     p = state.params
     values = value_apply(p.value, obs)
     advantages, targets = returns.gae(rewards, values, value_apply(p.value, next_obs[-1]), dones,
@@ -240,7 +256,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     batch = imagine(state.params, start, imagine_key)
     update = ppo_iteration if ppo else reinforce_iteration
     state, stats = update(state, batch, update_key)
-    stats['imagined_return'] = batch[2].sum(0).mean() / config.reward_scaling
+    stats['imagined_return'] = batch.reward.sum(0).mean() / config.reward_scaling
     return state, stats
 
   # --- the agent contract -------------------------------------------------------------

@@ -190,10 +190,8 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
   def s_step(controllers, X, lam, nu, params, opt_state, key):
     """pi_theta onto the controllers [C] at the states X [C, N, T, n], multipliers lam."""
     mean, precision = jax.vmap(s_step_targets)(controllers, X, lam, nu)
-    precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses, skipped = gaussian_mlp.s_step(
-        apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
-        precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
+    params, opt_state, losses, skipped = common.regress_policy(parts, config, params, opt_state,
+                                                               X, mean, precision, key)
     return params, opt_state, weighted_policy_variance(precision, nu), (losses, skipped)
 
   def iteration(state: BADMMState, starts, key):

@@ -111,6 +111,18 @@ def sample_and_fit(env, config, sigma0, controllers, starts, sample_key, fit_key
   return samples, dynamics, samples.X[:, :, :-1]
 
 
+def regress_policy(setup_: Setup, config, params, opt_state, X, mean, precision, key):
+  """The S-step's regression of pi_theta onto the controllers' means [C, N, T, m] at the
+  states X [C, N, T, n], weighted by their precisions [C, T, m, m] (shared by a
+  condition's samples): (params, opt_state, losses, skipped)."""
+  _, n, m = setup_.sizes
+  precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
+  return gaussian_mlp.s_step(setup_.net.apply, setup_.optimizer, params, opt_state,
+                             X.reshape((-1, n)), mean.reshape((-1, m)),
+                             precision_each.reshape((-1, m, m)), key, config.sgd_steps,
+                             config.batch_size)
+
+
 def catch_up(first, s_step: Callable, state_parts, config):
   """On the first iteration pi_theta is random: regress it onto the controllers
   sampled first (the GPS code's catch-up); later, keep it. state_parts: (params,

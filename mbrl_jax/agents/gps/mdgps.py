@@ -79,10 +79,8 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
   def s_step(controllers, X, params, opt_state, key):
     """pi_theta onto the controllers [C] at the states X [C, N, T, n]."""
     mean, precision = jax.vmap(gaussian_mlp.targets)(controllers, X)  # [C, N, T, m], [C, T, m, m]
-    precision_each = jnp.broadcast_to(precision[:, None], mean.shape + (m,))
-    params, opt_state, losses, skipped = gaussian_mlp.s_step(
-        apply, optimizer, params, opt_state, X.reshape((-1, n)), mean.reshape((-1, m)),
-        precision_each.reshape((-1, m, m)), key, config.sgd_steps, config.batch_size)
+    params, opt_state, losses, skipped = common.regress_policy(parts, config, params, opt_state,
+                                                               X, mean, precision, key)
     return params, opt_state, gaussian_mlp.policy_variance(precision), (losses, skipped)
 
   def iteration(state: GPSState, starts, key):
