@@ -45,7 +45,7 @@ def main(_):
       'env': FLAGS.env, 'version': FLAGS.version, 'mve_horizon': FLAGS.mve_horizon,
       'device': jax.devices()[0].device_kind, 'backend': jax.default_backend(),
       'settings': {k: config[k] for k in ('updates_per_step', 'rollouts_per_step',
-                                          'retrain_every', 'batch_size', 'real_ratio')}
+                                          'refit_every', 'batch_size', 'real_ratio')}
       | {'hidden_sizes': list(config.hidden_sizes),
          'model': f'{config.model.num_members} x {config.model.num_layers} x '
                   f'{config.model.width}'},

@@ -16,7 +16,7 @@ from mbrl_jax.data import env_data
 from mbrl_jax.policies.tanh_gaussian import TanhGaussianPolicy
 
 
-def check_policy_learner(config) -> None:
+def validate(config) -> None:
   """The config checks every policy learner here shares: propagation, activation,
   network sizes, random phase, learning rate, policy std scale and discount."""
   check_choice(config, 'propagation', models.PARTICLE_PROPAGATIONS)

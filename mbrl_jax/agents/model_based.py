@@ -99,7 +99,7 @@ def model_parts(config, env, sample_batch_size: int) -> ModelParts:
                     None if config.model.learn_termination else termination_fn)
 
 
-def check_config(config, env, agent: str, starts: Optional[str] = None,
+def validate(config, env, agent: str, starts: Optional[str] = None,
                  learned_reward_ok: bool = True) -> None:
   """The config checks every agent on this loop shares: whole steps per env in a
   chunk, a buffer that holds a chunk, `config[starts]` (the imagined start states

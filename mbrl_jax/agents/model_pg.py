@@ -97,15 +97,15 @@ class Imagined(NamedTuple):
   alive: jax.Array         # 1.0 up to and including the terminating step
 
 
-def _validate(config, env):
+def validate(config, env):
   check_choice(config, 'algorithm', ALGORITHMS)
   check_positive(config, 'num_envs', 'steps_per_chunk', 'buffer_capacity', 'num_starts',
                  'horizon', 'iterations_per_chunk')
-  actor_critic.check_policy_learner(config)
+  actor_critic.validate(config)
   check(0 <= config.gae_lambda <= 1 and config.value_learning_rate > 0,
         f'need 0 <= gae_lambda <= 1 and value_learning_rate > 0, got gae_lambda='
         f'{config.gae_lambda}, value_learning_rate={config.value_learning_rate}.')
-  model_based.check_config(config, env, 'model_pg', starts='num_starts')
+  model_based.validate(config, env, 'model_pg', starts='num_starts')
   check(config.buffer_capacity >= config.num_starts,
         f'config.buffer_capacity ({config.buffer_capacity}) must hold config.num_starts '
         f'({config.num_starts}) start states.')
@@ -129,7 +129,7 @@ def _validate(config, env):
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
-  _validate(config, env)
+  validate(config, env)
   policy, policy_optimizer, value_init, value_apply, value_optimizer = actor_critic.actor_critic(
       config, env, config.hidden_sizes, config.value_learning_rate)
   ensemble, trainer, buffer, reward_fn, termination_fn = model_based.model_parts(

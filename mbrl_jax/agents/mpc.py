@@ -140,7 +140,7 @@ class Plan(NamedTuple):
   gains: jax.Array     # [H, act, obs]  zero for the shooting planners and without feedback
 
 
-def _validate(config, env):
+def validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
   check_choice(config, 'planner', PLANNERS)
   check_choice(config, 'refit', REFITS)
@@ -160,7 +160,7 @@ def _validate(config, env):
   check(not (learned and config.planner == 'ilqr' and config.model.learn_reward),
         'the ilqr planner differentiates the task\'s reward function: set '
         'config.model.learn_reward=False.')
-  model_based.check_config(config, env, 'mpc', starts='num_particles' if learned else None,
+  model_based.validate(config, env, 'mpc', starts='num_particles' if learned else None,
                            learned_reward_ok=learned and config.planner != 'ilqr')
   per_env = config.steps_per_chunk // config.num_envs
   check(per_env % config.replan_every == 0,
@@ -176,7 +176,7 @@ def _validate(config, env):
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
-  _validate(config, env)
+  validate(config, env)
   task = task_of(env)
   learned = config.dynamics == 'model'
   reward_fn, termination_fn = pure_functions(env)

@@ -98,11 +98,11 @@ def preset(name: str = 'env', size: str = 'cpu') -> ml_collections.ConfigDict:
 Params, TrainState = model_based.Params, model_based.TrainState  # value: {} without a critic
 
 
-def _validate(config, env):
+def validate(config, env):
   check_choice(config, 'dynamics', DYNAMICS)
   check_positive(config, 'horizon', 'num_envs', 'steps_per_chunk', 'updates_per_chunk',
                  'batch_size', 'buffer_capacity')
-  actor_critic.check_policy_learner(config)
+  actor_critic.validate(config)
   if config.value_bootstrap:
     v = config.value
     check(0 <= v.lambda_ <= 1 and 0 < v.tau <= 1 and v.learning_rate > 0
@@ -115,13 +115,13 @@ def _validate(config, env):
           f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
           f'num_envs * horizon ({window}): each update uses one window of every env.')
     return
-  model_based.check_config(config, env, 'pathwise through a model', starts='batch_size')
+  model_based.validate(config, env, 'pathwise through a model', starts='batch_size')
   check(config.batch_size <= config.buffer_capacity,
         f'config.batch_size ({config.batch_size}) must not exceed config.buffer_capacity.')
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
-  _validate(config, env)
+  validate(config, env)
   through_model = config.dynamics == 'model'
   use_value = bool(config.value_bootstrap)
   policy, policy_optimizer, value_init, value_apply, value_optimizer = actor_critic.actor_critic(

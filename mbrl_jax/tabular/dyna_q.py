@@ -28,7 +28,7 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def _validate(config):
+def validate(config):
   check(0 < config.alpha <= 1 and 0 <= config.epsilon <= 1 and 0 <= config.discount <= 1,
         f'need 0 < alpha <= 1 and epsilon, discount in [0, 1]; got alpha={config.alpha}, '
         f'epsilon={config.epsilon}, discount={config.discount}.')
@@ -42,7 +42,7 @@ def _validate(config):
 
 def make_run(config: ml_collections.ConfigDict):
   """run(key) -> steps of each of the `num_episodes` episodes [num_episodes]."""
-  _validate(config)
+  validate(config)
   num_s, num_a = maze.NUM_STATES, maze.NUM_ACTIONS
 
   def q_update(q, s, a, r, s_next, done):

@@ -22,7 +22,7 @@ def small_config(**overrides):
   """The paper's recipe at CI scale: small nets, 20 rollouts and 10 updates per step."""
   config = mbpo.default_config()
   config.update(dict(hidden_sizes=(64, 64), learning_rate=1e-3, random_steps=250,
-                     buffer_capacity=20_000, steps_per_chunk=250, retrain_every=250,
+                     buffer_capacity=20_000, steps_per_chunk=250, refit_every=250,
                      rollouts_per_step=20, updates_per_step=10, rollout_schedule=(0, 1, 1, 1)))
   config.model.update(num_members=5, num_elites=5, num_layers=3, width=64, max_epochs=30)
   config.update(overrides)
@@ -173,10 +173,9 @@ def test_mbpo_swings_up_pendulum_in_fewer_env_steps_than_sac():
 
 
 def run_mbpo(workdir, total_steps):
-  config = small_config(steps_per_chunk=40, retrain_every=20, random_steps=20,
-                        rollouts_per_step=5, updates_per_step=2, mve_horizon=2,
-                        rollout_schedule=(0, 1, 1, 3), epoch_length=40, batch_size=32)
-  config.model.update(num_members=3, num_elites=2, num_layers=2, width=16, max_epochs=3)
+  config = mbpo.preset(size='tiny')  # 20-step chunks, 2-member model, 8-wide nets
+  config.update(dict(steps_per_chunk=40, updates_per_step=2, mve_horizon=2,
+                     rollout_schedule=(0, 1, 1, 3)))
   run_config = {'agent': 'mbpo', 'env': 'pendulum', 'env_kwargs': {'episode_length': 20},
                 'config': config.to_dict()}
   agent, env = agents.build(run_config)
@@ -200,8 +199,8 @@ def test_mbpo_with_mve_compiles_once_and_resumes_exactly(tmp_path):
 @pytest.mark.parametrize('override,message', [
     (dict(real_ratio=1.5), r'config.real_ratio must be in \[0, 1\]'),
     (dict(rollout_schedule=(20, 100, 0, 15)), 'config.rollout_schedule must be integers'),
-    (dict(steps_per_chunk=300), r'must be a multiple of\s+config.retrain_every'),
-    (dict(rollouts_per_step=3, retrain_every=2), 'must be a multiple of config.model.num_elites'),
+    (dict(steps_per_chunk=300), r'must be a multiple of\s+config.refit_every'),
+    (dict(rollouts_per_step=3, refit_every=2), 'must be a multiple of config.model.num_elites'),
     (dict(mve_horizon=-1), 'config.mve_horizon must be an integer >= 0'),
 ])
 def test_bad_config_values(override, message):
@@ -221,7 +220,7 @@ def test_nan_rewards_skip_and_count_every_sac_and_model_step_under_vmap():
   no holdout improvement `patience` epochs) and so is each SAC update on the model's
   (NaN-reward) data: 20 steps x 2 updates. The first chunk is random steps only."""
   env = NanReward(envs.make('pendulum', episode_length=20))
-  config = small_config(hidden_sizes=(16,), steps_per_chunk=20, retrain_every=20,
+  config = small_config(hidden_sizes=(16,), steps_per_chunk=20, refit_every=20,
                         random_steps=20, rollouts_per_step=2, updates_per_step=2,
                         epoch_length=20, batch_size=8, buffer_capacity=100)
   config.model.update(num_members=2, num_elites=2, num_layers=2, width=8, batch_size=32,

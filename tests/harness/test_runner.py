@@ -1,5 +1,5 @@
-"""The host loop: compiled once, seeds as a vmap, exact resume (after a SIGKILL, for
-every agent), damaged and mismatched checkpoints, two devices equal one."""
+"""The host loop: compiled once, seeds as a vmap, exact resume (in process, and after
+a SIGKILL), damaged and mismatched checkpoints, two devices equal one."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import pytest
 
 from mbrl_jax import agents
 from mbrl_jax.harness import checkpoint, runner
-from tests.helpers import (REPO, SMALL_FLAGS, assert_trees_equal, launch,
+from tests.helpers import (REPO, assert_trees_equal, launch,
                            launch_in_background, metric_rows, restored_chunk_and_state,
                            small_run_config, wait_for_rows)
 
@@ -48,54 +48,25 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
   assert metric_rows(tmp_path / 'whole') == metric_rows(tmp_path / 'split')
 
 
-COMMON_FLAGS = ['--env=pendulum', '--env_kwargs={"episode_length": 20}', '--eval_episodes=1',
-                '--plot=false', '--num_seeds=2', '--keep_checkpoints=2']
-TINY_MODEL = ['--config.model.num_members=2', '--config.model.num_elites=2',
-              '--config.model.width=8', '--config.model.num_layers=2',
-              '--config.model.max_epochs=2']
 CONFIGS = os.path.join('experiments', 'configs')
-# agent: (launcher flags, total steps, metric rows (chunk x seed lines) to kill after[,
-# steps per chunk, 20 unless given]). The kill points are fixed, one per agent.
-KILL_RUNS = {
-    'mpc': (SMALL_FLAGS + ['--num_seeds=2', '--config.population=2000', '--keep_checkpoints=2'],
-            240, 9),
-    'sac': ([f'--config={CONFIGS}/sac.py'] + COMMON_FLAGS + [
-        '--config.hidden_sizes=(8, 8)', '--config.batch_size=16', '--config.buffer_capacity=400',
-        '--config.random_steps=20', '--config.steps_per_chunk=20'], 160, 5),
-    'mbpo': ([f'--config={CONFIGS}/mbpo.py'] + COMMON_FLAGS + TINY_MODEL + [
-        '--config.hidden_sizes=(8, 8)', '--config.batch_size=16', '--config.buffer_capacity=400',
-        '--config.random_steps=20', '--config.steps_per_chunk=20', '--config.retrain_every=20',
-        '--config.rollouts_per_step=2', '--config.updates_per_step=1',
-        '--config.rollout_schedule=(0, 1, 1, 2)', '--config.epoch_length=40'], 160, 7),
-    'pathwise_env': ([f'--config={CONFIGS}/pathwise.py'] + COMMON_FLAGS + [
-        '--config.horizon=5', '--config.num_envs=2', '--config.steps_per_chunk=20',
-        '--config.hidden_sizes=(8,)'], 160, 11),
-    'pathwise_model': ([f'--config={CONFIGS}/pathwise.py:model'] + COMMON_FLAGS + TINY_MODEL + [
-        '--config.horizon=5', '--config.steps_per_chunk=20', '--config.random_steps=20',
-        '--config.updates_per_chunk=2', '--config.batch_size=8', '--config.buffer_capacity=400',
-        '--config.hidden_sizes=(8,)'], 160, 3),
-    'model_pg': ([f'--config={CONFIGS}/model_pg.py'] + COMMON_FLAGS + TINY_MODEL + [
-        '--config.steps_per_chunk=20', '--config.random_steps=20', '--config.horizon=5',
-        '--config.num_starts=16', '--config.iterations_per_chunk=2', '--config.hidden_sizes=(8,)',
-        '--config.buffer_capacity=400', '--config.ppo.epochs=2', '--config.ppo.num_minibatches=2'],
-        160, 6),
-    # GPS's chunk is one iteration: 2 conditions x (1 sample + 1 policy run) x 20 steps.
-    'gps': ([f'--config={CONFIGS}/gps.py:badmm', '--env=point_mass',
+# (launcher flags, total steps, metric rows (chunk x seed lines) to kill after, steps per
+# chunk): PETS at its tiny size (a learned ensemble, its optimizer, the replay buffer,
+# warm starts), killed mid-run. What differs between agents is their TrainState, and
+# every agent's and preset's state is put through a checkpoint and resumed bit for bit
+# in tests/agents/test_every_agent.py; the kill, the lock and the metrics files are
+# the runner's, the same for all.
+KILL_RUN = ([f'--config={CONFIGS}/mpc.py:pets,tiny', '--env=pendulum',
              '--env_kwargs={"episode_length": 20}', '--eval_episodes=1', '--plot=false',
-             '--num_seeds=2', '--keep_checkpoints=2', '--config.num_conditions=2',
-             '--config.num_samples=1', '--config.sgd_steps=10', '--config.batch_size=8',
-             '--config.hidden_sizes=(8,)', '--config.inner_iterations=1'], 320, 3, 80),
-}
+             '--num_seeds=2', '--keep_checkpoints=2'], 200, 9, 20)
 
 
-@pytest.mark.parametrize('name', list(KILL_RUNS))
-def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
+def test_run_killed_mid_run_resumes_bitwise(tmp_path):
   """SIGKILL a launcher subprocess mid-run, resume it, compare with a run that
   was never interrupted: same final state (params, buffers, optimizer states,
   keys, counters) and the same metrics. The kill leaves the workdir's lock file
   behind, but not the lock. The uninterrupted run goes alongside the resume, once
   the killed run has filled the compilation cache."""
-  flags, total_steps, kill_after_rows, *chunk = KILL_RUNS[name]
+  flags, total_steps, kill_after_rows, chunk = KILL_RUN
   args = flags + [f'--total_steps={total_steps}']
   killed_dir = tmp_path / 'killed'
   proc = launch_in_background(args + [f'--workdir={killed_dir}'],
@@ -104,7 +75,7 @@ def test_run_killed_mid_run_resumes_bitwise(tmp_path, name):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert proc.returncode == -signal.SIGKILL  # it was still running
-  total_rows = total_steps // (chunk[0] if chunk else 20) * 2
+  total_rows = total_steps // chunk * 2
   assert kill_after_rows <= len(metric_rows(killed_dir)) < total_rows
   assert f'pid {proc.pid} ' in (killed_dir / checkpoint.LOCK_FILE).read_text()
   clean_log = open(tmp_path / 'clean.log', 'w+')

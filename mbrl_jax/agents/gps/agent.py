@@ -63,7 +63,7 @@ class TrainState:
     return self.gps.params
 
 
-def _validate(config):
+def validate(config):
   check_positive(config, 'num_conditions', 'num_samples', 'sgd_steps', 'batch_size')
   check(config.variant in PRESETS,
         f'config.variant must be one of {", ".join(map(repr, PRESETS))}; '
@@ -74,7 +74,7 @@ def _validate(config):
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
-  _validate(config)
+  validate(config)
   algo = VARIANTS[config.variant].build(env, config)
   num = config.num_conditions
   starts = data.reset(env, jax.random.PRNGKey(config.condition_seed), num).obs

@@ -1,7 +1,7 @@
 """MBPO (Janner et al. 2019), the lectures' version 3.0, with MVE targets as an option.
 
-Every `retrain_every` real steps the ensemble is refit on the real buffer and
-`rollouts_per_step * retrain_every` short rollouts branch from real states, driven
+Every `refit_every` real steps the ensemble is refit on the real buffer and
+`rollouts_per_step * refit_every` short rollouts branch from real states, driven
 by the current SAC policy through a random elite member per step (TS1); their
 transitions fill a model pool that keeps the last `model_retain_epochs` epochs of
 rollouts. Each real step then takes `updates_per_step` SAC updates on batches

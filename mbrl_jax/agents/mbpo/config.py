@@ -18,7 +18,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.random_steps = 5000          # the paper's init_exploration_steps
   config.updates_per_step = 20        # G
   config.real_ratio = 0.05
-  config.retrain_every = 250          # real steps between refits and rollout batches
+  config.refit_every = 250          # real steps between refits and rollout batches
   config.rollouts_per_step = 400      # model rollouts per real step (100k per refit)
   config.rollout_schedule = (20, 100, 1, 15)  # start epoch, end epoch, min len, max len
   config.epoch_length = 1000
@@ -36,11 +36,11 @@ def preset(name: str = 'mbpo', size: str = 'paper') -> ml_collections.ConfigDict
   check_preset('mbpo', name, size, PRESETS, SIZES)
   config = default_config()
   if size == 'cpu':
-    config.update(dict(sac.CPU, retrain_every=250, rollouts_per_step=100, updates_per_step=10,
+    config.update(dict(sac.CPU, refit_every=250, rollouts_per_step=100, updates_per_step=10,
                        rollout_schedule=(0, 1, 1, 1)))
     config.model.update(num_layers=3, width=128, max_epochs=50)
   elif size == 'tiny':
-    config.update(dict(sac.TINY, retrain_every=20, rollouts_per_step=2, updates_per_step=1,
+    config.update(dict(sac.TINY, refit_every=20, rollouts_per_step=2, updates_per_step=1,
                        rollout_schedule=(0, 1, 1, 2), epoch_length=40))
     config.model.update(TINY_MODEL)
   return config
@@ -48,7 +48,7 @@ def preset(name: str = 'mbpo', size: str = 'paper') -> ml_collections.ConfigDict
 
 def validate(config, env):
   sac.validate(config)
-  check_positive(config, 'retrain_every', 'rollouts_per_step', 'epoch_length',
+  check_positive(config, 'refit_every', 'rollouts_per_step', 'epoch_length',
                  'model_retain_epochs')
   check(isinstance(config.mve_horizon, int) and config.mve_horizon >= 0,
         f'config.mve_horizon must be an integer >= 0, got {config.mve_horizon!r}.')
@@ -59,15 +59,15 @@ def validate(config, env):
         and 1 <= schedule[2] <= schedule[3] and 0 <= schedule[0] <= schedule[1],
         'config.rollout_schedule must be integers (start epoch, end epoch, min length, '
         f'max length) with start <= end and 1 <= min <= max, got {schedule}.')
-  check(config.steps_per_chunk % config.retrain_every == 0,
+  check(config.steps_per_chunk % config.refit_every == 0,
         f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
-        f'config.retrain_every ({config.retrain_every}).')
-  check(config.retrain_every % config.num_envs == 0,
-        f'config.retrain_every ({config.retrain_every}) must be a multiple of '
+        f'config.refit_every ({config.refit_every}).')
+  check(config.refit_every % config.num_envs == 0,
+        f'config.refit_every ({config.refit_every}) must be a multiple of '
         f'config.num_envs ({config.num_envs}).')
-  num_rollouts = config.rollouts_per_step * config.retrain_every
+  num_rollouts = config.rollouts_per_step * config.refit_every
   check(num_rollouts % config.model.num_elites == 0,
-        f'rollouts_per_step * retrain_every ({num_rollouts}) must be a multiple of '
+        f'rollouts_per_step * refit_every ({num_rollouts}) must be a multiple of '
         f'config.model.num_elites ({config.model.num_elites}).')
   check(config.model.learn_reward or pure_functions(env)[0] is not None,
         f'{type(env.unwrapped).__name__} has no reward function: set '

@@ -1,4 +1,4 @@
-"""MBPO's loop: per segment of `retrain_every` real steps, refit the ensemble,
+"""MBPO's loop: per segment of `refit_every` real steps, refit the ensemble,
 branch model rollouts into the pool, then step the real envs with SAC updates on
 mixed real and model batches after every step."""
 
@@ -50,12 +50,12 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       config, env, sample_batch_size=1)
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
   max_len = config.rollout_schedule[3]
-  num_rollouts = config.rollouts_per_step * config.retrain_every
-  pool_batches = max(1, config.model_retain_epochs * config.epoch_length // config.retrain_every)
+  num_rollouts = config.rollouts_per_step * config.refit_every
+  pool_batches = max(1, config.model_retain_epochs * config.epoch_length // config.refit_every)
   real_batch = round(config.real_ratio * config.batch_size)
   model_batch = config.batch_size - real_batch
-  steps_per_segment = config.retrain_every // config.num_envs
-  segments_per_chunk = config.steps_per_chunk // config.retrain_every
+  steps_per_segment = config.refit_every // config.num_envs
+  segments_per_chunk = config.steps_per_chunk // config.refit_every
 
   def make_policy(params: MBPOParams, deterministic: bool = True):
     return learner.make_policy(params.sac, deterministic)
@@ -116,7 +116,7 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
 
   # --- the loop -------------------------------------------------------------------------
   def segment(state: TrainState, _):
-    """Refit, branch rollouts, then retrain_every real steps with G updates each."""
+    """Refit, branch rollouts, then refit_every real steps with G updates each."""
     key, fit_key, rollout_key, steps_key = jax.random.split(state.key, 4)
     learning = state.env_steps >= config.random_steps
     fitted, fit_metrics = trainer.fit(
