@@ -13,7 +13,7 @@ hanging down; start with all four state values ~ U(-0.1, 0.1).
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax.envs.base import Task, bounds, rk4
+from mbrl_jax.envs.base import Task, bounds, over_leading_dims, rk4
 
 
 class AcrobotSwingup(Task):
@@ -58,10 +58,7 @@ class AcrobotSwingup(Task):
     return jnp.stack([jnp.cos(th1), jnp.sin(th1), jnp.cos(th2), jnp.sin(th2), v1, v2])
 
   def dynamics(self, obs, action, t=0):
-    fn = self._single_dynamics
-    for _ in range(obs.ndim - 1):
-      fn = jax.vmap(fn)
-    return fn(obs, action)
+    return over_leading_dims(self._single_dynamics, obs, action)
 
   def tip_height(self, obs):
     """Height of the tip above the pivot; cos(th1 + th2) from the observation."""

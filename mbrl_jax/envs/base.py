@@ -88,6 +88,14 @@ def rk4(deriv, state: jax.Array, dt: float) -> jax.Array:
   return state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
+def over_leading_dims(step: Callable, obs: jax.Array, action: jax.Array) -> jax.Array:
+  """step(obs [n], action [m]) applied over any leading batch dimensions of obs and
+  action (a vmap per dimension): the tasks' `dynamics` for one step or a batch."""
+  for _ in range(obs.ndim - 1):
+    step = jax.vmap(step)
+  return step(obs, action)
+
+
 def bounds(low, high, size: int) -> Tuple[np.ndarray, np.ndarray]:
   """Broadcast scalar action bounds to float32 vectors."""
   low = np.broadcast_to(np.asarray(low, np.float32), (size,)).copy()

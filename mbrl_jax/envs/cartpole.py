@@ -19,7 +19,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax.envs.base import Task, bounds, rk4
+from mbrl_jax.envs.base import Task, bounds, over_leading_dims, rk4
 
 POLE_LENGTH = 0.6  # the reward's tip distance
 RAIL_LIMIT = 2.5
@@ -116,10 +116,7 @@ class CartpoleSwingup(Task):
     return state[jnp.array([0, 2, 1, 3])]
 
   def dynamics(self, obs, action, t=0):
-    fn = self._single_dynamics
-    for _ in range(obs.ndim - 1):  # accept any leading batch dimensions
-      fn = jax.vmap(fn)
-    return fn(obs, action)
+    return over_leading_dims(self._single_dynamics, obs, action)
 
   def tip_position(self, obs):
     x, th = obs[..., 0], obs[..., 1]

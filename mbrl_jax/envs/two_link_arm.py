@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mbrl_jax.envs.base import Task, bounds, rk4
+from mbrl_jax.envs.base import Task, bounds, over_leading_dims, rk4
 
 
 class TwoLinkArm(Task):
@@ -73,10 +73,7 @@ class TwoLinkArm(Task):
                       obs[6], obs[7]])
 
   def dynamics(self, obs, action, t=0):
-    fn = self._single_dynamics
-    for _ in range(obs.ndim - 1):
-      fn = jax.vmap(fn)
-    return fn(obs, action)
+    return over_leading_dims(self._single_dynamics, obs, action)
 
   def tip_position(self, obs):
     c1, s1, c2, s2 = obs[..., 0], obs[..., 1], obs[..., 2], obs[..., 3]

@@ -177,11 +177,11 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
   its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
   parts = common.setup(env, config, network, optimizer)
-  cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
-  apply = net.apply
+  cost, sigma0, apply, evaluate = parts.cost, parts.sigma0, parts.net.apply, parts.evaluate
+  T, _, m = parts.sizes
 
   def init(key, num_conditions: int) -> BADMMState:
-    unknown = jnp.full(num_conditions, jnp.nan, jnp.float32)  # no iteration judged yet
+    unknown = common.not_judged(num_conditions)
     return BADMMState(lam=jnp.zeros((num_conditions, T, m), jnp.float32),
                       nu=jnp.full((num_conditions, T), config.nu_init, jnp.float32),
                       last_cost=unknown, predicted=unknown,

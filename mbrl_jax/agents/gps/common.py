@@ -99,6 +99,11 @@ def initial_state(setup_: Setup, config, key, num_conditions: int) -> dict:
               epsilon=full(num_conditions, config.epsilon), iteration=jnp.zeros((), jnp.int32))
 
 
+def not_judged(num_conditions: int) -> jax.Array:
+  """NaN per condition: no iteration's cost judged (or predicted) yet."""
+  return jnp.full(num_conditions, jnp.nan, jnp.float32)
+
+
 def sample_and_fit(env, config, sigma0, controllers, starts, sample_key, fit_key):
   """Every condition's samples of its controller and their dynamics fit (vmapped):
   (samples [C], dynamics [C], X [C, N, T, n] the states the actions were taken in)."""

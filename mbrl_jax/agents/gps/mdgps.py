@@ -68,11 +68,10 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
   its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
   config = default_config() if config is None else config
   parts = common.setup(env, config, network, optimizer)
-  cost, (T, n, m), sigma0, net, optimizer, evaluate = parts
-  apply = net.apply
+  cost, sigma0, apply, evaluate = parts.cost, parts.sigma0, parts.net.apply, parts.evaluate
 
   def init(key, num_conditions: int) -> GPSState:
-    unknown = jnp.full(num_conditions, jnp.nan, jnp.float32)  # no iteration judged yet
+    unknown = common.not_judged(num_conditions)
     return GPSState(laplace=unknown, predicted=unknown,
                     **common.initial_state(parts, config, key, num_conditions))
 
