@@ -68,13 +68,14 @@ def start_distribution(action_low, action_high, horizon: int, init_mean=None, in
   return low, high, mean, jnp.broadcast_to(std0 if init_std is None else init_std, shape)
 
 
-def shift_plan(plan: jax.Array, fill: jax.Array) -> jax.Array:
-  """The warm start for the next MPC step: drop the executed first action, append `fill`.
+def shift_plan(plan: jax.Array, fill: jax.Array, steps: int = 1) -> jax.Array:
+  """The warm start for the next plan: drop the `steps` executed first actions, append
+  `fill` as often.
 
   `fill` is one action [act] (or a scalar), e.g. the middle of the bounds.
   """
-  fill = jnp.broadcast_to(jnp.asarray(fill, plan.dtype), plan.shape[1:])
-  return jnp.concatenate([plan[1:], fill[None]], axis=0)
+  fill = jnp.broadcast_to(jnp.asarray(fill, plan.dtype), (steps,) + plan.shape[1:])
+  return jnp.concatenate([plan[steps:], fill], axis=0)
 
 
 def _sample(key, mean, std, low, high, population, sampling):

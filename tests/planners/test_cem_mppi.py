@@ -117,6 +117,10 @@ def test_shift_plan():
   shifted = shift_plan(plan, jnp.array([-1.0, -2.0]))
   np.testing.assert_array_equal(shifted, [[2, 3], [4, 5], [6, 7], [8, 9], [-1, -2]])
   np.testing.assert_array_equal(shift_plan(plan, 0.0)[-1], [0, 0])
+  # After k executed steps (MPC replanning every k), k fills at the end.
+  np.testing.assert_array_equal(shift_plan(plan, 0.0, steps=3),
+                                [[6, 7], [8, 9], [0, 0], [0, 0], [0, 0]])
+  np.testing.assert_array_equal(shift_plan(plan, 1.0, steps=5), np.ones((5, 2)))
 
 
 def test_cem_swings_the_pendulum_better_than_random_shooting():
