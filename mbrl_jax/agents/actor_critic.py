@@ -5,12 +5,14 @@ and the actor and critic they learn: the tanh-Gaussian policy
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import optax
 from brax.training import networks
 
 from mbrl_jax import models
 from mbrl_jax.core.checks import check, check_choice
+from mbrl_jax.core.guards import apply_if_finite
 from mbrl_jax.core.networks import ACTIVATIONS, NO_NORMALIZER, check_activation
 from mbrl_jax.data import env_data
 from mbrl_jax.policies.tanh_gaussian import TanhGaussianPolicy
@@ -65,3 +67,24 @@ def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.Gradient
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
   return optax.adam(learning_rate)
 
+
+
+def fit_value(value_apply: Callable, optimizer: optax.GradientTransformation, params, opt_state,
+              obs, targets, weight, steps: int):
+  """`steps` guarded optimizer steps of V(s) towards `targets`, minimising the
+  weighted mean squared error sum(w (V(s) - target)^2) / sum(w) (w: the alive mask,
+  so nothing after a termination counts). Returns (params, opt_state, the last
+  step's loss, steps skipped for a non-finite gradient)."""
+  def loss_fn(value_params):
+    err = value_apply(value_params, obs) - targets
+    return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
+
+  def one(carry, _):
+    params, opt_state, skipped = carry
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    params, opt_state, skip, _ = apply_if_finite(optimizer, params, opt_state, grads)
+    return (params, opt_state, skipped + skip), loss
+
+  (params, opt_state, skipped), losses = jax.lax.scan(
+      one, (params, opt_state, jnp.zeros(())), None, length=steps)
+  return params, opt_state, losses[-1], skipped

@@ -148,14 +148,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                     old_log_prob=policy.log_prob(params.policy, tr.obs, tr.action),
                     alive=returns.alive_mask(tr.done))
 
-  def value_step(value_params, value_opt, obs, targets, weight):
-    def loss_fn(v):
-      err = value_apply(v, obs) - targets
-      return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
-    loss, grads = jax.value_and_grad(loss_fn)(value_params)
-    value_params, value_opt, skipped, _ = apply_if_finite(value_optimizer, value_params,
-                                                                  value_opt, grads)
-    return value_params, value_opt, loss, skipped
+  def fit_value(value_params, value_opt, obs, targets, weight, steps):
+    return actor_critic.fit_value(value_apply, value_optimizer, value_params, value_opt, obs,
+                                  targets, weight, steps)
 
   def policy_step(policy_params, policy_opt, loss_fn):
     loss, grads = jax.value_and_grad(loss_fn)(policy_params)
@@ -188,18 +183,11 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     policy_params, policy_opt, loss, skipped, norm = policy_step(p.policy, state.policy_opt,
                                                                  loss_fn)
 
-    def fit_value(carry, _):
-      value_params, value_opt, skipped = carry
-      value_params, value_opt, loss, skip = value_step(value_params, value_opt, obs, to_go,
-                                                       alive)
-      return (value_params, value_opt, skipped + skip), loss
-
-    (value_params, value_opt, value_skipped), value_losses = jax.lax.scan(
-        fit_value, (p.value, state.value_opt, jnp.zeros(())), None,
-        length=config.reinforce.value_updates)
+    value_params, value_opt, value_loss, value_skipped = fit_value(
+        p.value, state.value_opt, obs, to_go, alive, config.reinforce.value_updates)
     state = state.replace(params=p.replace(policy=policy_params, value=value_params),
                           policy_opt=policy_opt, value_opt=value_opt)
-    return state, dict(policy_loss=loss, value_loss=value_losses[-1], grad_norm=norm,
+    return state, dict(policy_loss=loss, value_loss=value_loss, grad_norm=norm,
                        skipped=skipped + value_skipped)
 
   def ppo_iteration(state: TrainState, batch: Imagined, key):
@@ -233,8 +221,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
       q = state.params
       policy_params, policy_opt, loss, skipped, norm = policy_step(q.policy, state.policy_opt,
                                                                    loss_fn)
-      value_params, value_opt, value_loss, value_skipped = value_step(q.value, state.value_opt,
-                                                                      o, target, w)
+      value_params, value_opt, value_loss, value_skipped = fit_value(q.value, state.value_opt,
+                                                                     o, target, w, 1)
       state = state.replace(params=q.replace(policy=policy_params, value=value_params),
                             policy_opt=policy_opt, value_opt=value_opt)
       return (state, entropy_key), dict(policy_loss=loss, value_loss=value_loss, grad_norm=norm,

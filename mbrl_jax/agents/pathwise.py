@@ -169,20 +169,11 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
                                                                     tr.next_obs),
                                      tr.done, tr.truncation, discount, config.value.lambda_)
 
-    def loss_fn(value_params):
-      err = value_apply(value_params, tr.obs) - targets
-      return (weight * err**2).sum() / jnp.maximum(weight.sum(), 1.0)
-
-    def one(carry, _):
-      value_params, opt, skipped = carry
-      loss, grads = jax.value_and_grad(loss_fn)(value_params)
-      value_params, opt, skip, _ = apply_if_finite(value_optimizer, value_params, opt, grads)
-      return (value_params, opt, skipped + skip), loss
-
-    (value_params, value_opt, skipped), losses = jax.lax.scan(
-        one, (params.value, value_opt, jnp.zeros(())), None, length=config.value.updates)
+    value_params, value_opt, loss, skipped = actor_critic.fit_value(
+        value_apply, value_optimizer, params.value, value_opt, tr.obs, targets, weight,
+        config.value.updates)
     target = optax.incremental_update(value_params, params.target_value, config.value.tau)
-    return params.replace(value=value_params, target_value=target), value_opt, losses[-1], skipped
+    return params.replace(value=value_params, target_value=target), value_opt, loss, skipped
 
   # --- one policy (and critic) update ------------------------------------------------
   def update(state: TrainState, key):

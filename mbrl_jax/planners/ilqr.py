@@ -30,8 +30,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mbrl_jax.planners.lqr import LQRSolution, lqr
+from mbrl_jax.core.guards import all_finite
 from mbrl_jax.core.types import Cost, Dynamics
+from mbrl_jax.planners.lqr import LQRSolution, lqr
 
 
 class ILQRSolution(NamedTuple):
@@ -58,10 +59,6 @@ class _State(NamedTuple):
   iteration: jax.Array
   converged: jax.Array
   failed: jax.Array
-
-
-def _all_finite(tree) -> jax.Array:
-  return jnp.all(jnp.array([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
 
 
 def _forward(cost, dynamics, x0, X, U, K, k, alpha):
@@ -190,7 +187,7 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
     """lqr on the local model at the smallest mu (from the current) that works."""
     def attempt(mu):
       solution = lqr(**dict(local, R=local['R'] + mu * eye))
-      return solution, _all_finite(solution)
+      return solution, all_finite(solution)
 
     def retry(carry):
       _, _, mu, delta = carry
@@ -208,7 +205,7 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
       i, _, X, U, J = carry
       alpha = backtrack**i
       X_new, U_new, J_new = _forward(l, f, x0, s.X, s.U, solution.K, solution.k, alpha)
-      accept = (jnp.isfinite(J_new) & _all_finite(X_new)
+      accept = (jnp.isfinite(J_new) & all_finite(X_new)
                 & (s.J - J_new >= armijo * predicted * alpha * (2 - alpha)))
       pick = lambda new, old: jnp.where(accept, new, old)
       return i + 1, accept, pick(X_new, X), pick(U_new, U), pick(J_new, J)
@@ -233,7 +230,7 @@ def _ilqr(cost, dynamics, x0, U0, max_iterations, line_search_steps, tol, mu_ini
   zeros_K, zeros_k = jnp.zeros((T, m, n), dtype), jnp.zeros((T, m), dtype)
   X, _, J = _forward(l, f, x0, jnp.zeros((T + 1, n), dtype), U0, zeros_K, zeros_k, 0.0)
   start = _State(X, U0, J, zeros_K, zeros_k, as_float(mu_init), as_float(1.0),
-                 jnp.int32(0), jnp.array(False), ~(jnp.isfinite(J) & _all_finite(X)))
+                 jnp.int32(0), jnp.array(False), ~(jnp.isfinite(J) & all_finite(X)))
   s = jax.lax.while_loop(
       lambda s: ~s.converged & ~s.failed & (s.iteration < max_iterations), iterate, start)
   return ILQRSolution(s.X, s.U, s.K, s.k, s.J, s.iteration, s.converged, s.mu)

@@ -144,9 +144,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         # at j = 0, where the plan starts).
         u = plans.actions[:, j] + jnp.einsum('nao,no->na', plans.gains[:, j],
                                              x - plans.states[:, j])
-        random_u = jax.random.uniform(step_key, u.shape, minval=low, maxval=high)
-        return acting.env_step(env, env_state, jnp.where(explore, random_u,
-                                                         jnp.clip(u, low, high)))
+        planned = lambda obs, _: jnp.clip(u, low, high)
+        return acting.env_step(env, env_state,
+                               acting.uniform_while(planned, explore, low, high)(x, step_key))
 
       env_state, experience = jax.lax.scan(step, env_state,
                                            (jnp.arange(k), jax.random.split(act_key, k)))

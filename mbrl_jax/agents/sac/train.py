@@ -30,10 +30,9 @@ class TrainState:
 
 def act(env, learner: Learner, params: SACParams, env_state, key, explore, low, high):
   """One step of every env: uniform random actions while `explore`, else the policy's."""
-  keys = jax.random.split(key, env_state.obs.shape[0])
-  learned = jax.vmap(learner.make_policy(params, deterministic=False))(env_state.obs, keys)
-  random = jax.vmap(lambda k: jax.random.uniform(k, low.shape, minval=low, maxval=high))(keys)
-  return acting.env_step(env, env_state, jnp.where(explore, random, learned))
+  policy = acting.per_env(learner.make_policy(params, deterministic=False))
+  action = acting.uniform_while(policy, explore, low, high)(env_state.obs, key)
+  return acting.env_step(env, env_state, action)
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
