@@ -16,6 +16,7 @@ import numbers
 from typing import Any, Dict, List, Tuple
 
 from mbrl_jax import envs
+from mbrl_jax.core.nested import flatten, is_section
 from mbrl_jax.agents.base import Agent
 
 AGENTS = ('gps', 'mbpo', 'model_pg', 'mpc', 'pathwise', 'sac')
@@ -69,32 +70,17 @@ def preset_from_spec(agent: str, spec: str = None):
   return preset(agent, name, size)
 
 
-def _is_section(value) -> bool:
-  return hasattr(value, 'items')  # a dict or ConfigDict
-
-
 def _key_differences(given, defaults, prefix: str = '') -> Tuple[List[str], List[str]]:
   """(unknown, missing) dotted keys, each named at the shallowest level that differs."""
   unknown = sorted(prefix + k for k in given.keys() if k not in defaults)
   missing = sorted(prefix + k for k in defaults.keys() if k not in given)
   for key in sorted(set(given.keys()) & set(defaults.keys())):
-    if _is_section(given[key]) and _is_section(defaults[key]):
+    if is_section(given[key]) and is_section(defaults[key]):
       more = _key_differences(given[key], defaults[key], f'{prefix}{key}.')
       unknown, missing = unknown + more[0], missing + more[1]
-    elif _is_section(given[key]) or _is_section(defaults[key]):
+    elif is_section(given[key]) or is_section(defaults[key]):
       unknown.append(prefix + key)  # a section where a value belongs, or the reverse
   return unknown, missing
-
-
-def _flatten(config, prefix: str = '') -> Dict[str, Any]:
-  """{dotted key: value} of a nested dict or ConfigDict."""
-  flat = {}
-  for key, value in config.items():
-    if _is_section(value):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
 
 
 def _listed(keys: List[str], limit: int = 6) -> str:
@@ -127,7 +113,7 @@ def _check_config(name: str, config) -> None:
   its default: another agent's config or a wrong type fails here in one line
   instead of deep inside `make` or a trace."""
   defaults = get(name).default_config()
-  if not _is_section(config):
+  if not is_section(config):
     raise ValueError(f'the config of agent {name!r} must be a dict or ConfigDict, '
                      f'got {type(config).__name__}.')
   unknown, missing = _key_differences(config, defaults)
@@ -136,7 +122,7 @@ def _check_config(name: str, config) -> None:
         [f'missing keys {_listed(missing)}'] if missing else [])
     raise ValueError(f'the config does not fit agent {name!r} (another agent\'s config?): '
                      f'{"; ".join(parts)}.')
-  given, defaults = _flatten(config), _flatten(defaults)
+  given, defaults = flatten(config), flatten(defaults)
   for key in sorted(given):
     error = _type_error(key, given[key], defaults[key])
     if error:

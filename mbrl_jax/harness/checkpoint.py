@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mbrl_jax.core import nested
+
 RUN_CONFIG = 'run_config.json'
 CHECKPOINTS = 'checkpoints'
 DAMAGED = 'damaged_checkpoints'
@@ -329,17 +331,9 @@ def write_run_config(workdir: str, run_config: Dict[str, Any]) -> None:
   os.replace(path + '.tmp', path)
 
 
-def config_differences(a: Dict[str, Any], b: Dict[str, Any], prefix: str = ''):
+def config_differences(a: Dict[str, Any], b: Dict[str, Any]) -> List[str]:
   """Dotted keys whose values differ between two nested dicts."""
-  keys = sorted(set(a) | set(b))
-  out = []
-  for key in keys:
-    va, vb = a.get(key, '<missing>'), b.get(key, '<missing>')
-    if isinstance(va, dict) and isinstance(vb, dict):
-      out += config_differences(va, vb, f'{prefix}{key}.')
-    elif va != vb:
-      out.append(f'{prefix}{key}')
-  return out
+  return nested.value_differences(a, b)
 
 
 def load_policy(workdir: str, seed_index: int = 0, deterministic: bool = True):
