@@ -236,5 +236,5 @@ def test_learned_model_needs_a_reward():
 
 
 def test_unknown_preset():
-  with pytest.raises(ValueError, match="Unknown pathwise version 'shac'"):
+  with pytest.raises(ValueError, match="Unknown pathwise preset 'shac'"):
     pathwise.preset('shac')
