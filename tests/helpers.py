@@ -124,10 +124,10 @@ def random_returns(env, episodes=1000):
   return np.asarray(experience.episode_return[-1])
 
 
-def train_two_seeds(agent, env, chunks, eval_episodes=20):
-  """Seeds 0 and 1 as one vmap (as the runner runs them): (initial and trained mean
-  eval return [2] each, last metrics, final state)."""
-  state = jax.jit(jax.vmap(agent.init))(jnp.stack([jax.random.PRNGKey(s) for s in (0, 1)]))
+def train_two_seeds(agent, env, chunks, eval_episodes=20, seeds=(0, 1)):
+  """Seeds 0 and 1 (or `seeds`) as one vmap (as the runner runs them): (initial and
+  trained mean eval return [seeds] each, last metrics, final state)."""
+  state = jax.jit(jax.vmap(agent.init))(jnp.stack([jax.random.PRNGKey(s) for s in seeds]))
   chunk = jax.jit(jax.vmap(agent.train_chunk))
   evaluate = jax.jit(jax.vmap(make_evaluator(env, agent.make_policy, eval_episodes),
                               in_axes=(0, None)))

@@ -3,12 +3,10 @@ beats the best random episode (1 seed), REINFORCE reaches the goal of a quick po
 mass far better than any random evaluation (2 seeds); REINFORCE runs under the
 runner; the PPO surrogate, GAE and reward-to-go match hand computations."""
 
-import jax
 import numpy as np
 import pytest
 
 from mbrl_jax import envs
-from mbrl_jax.data.evaluation import make_evaluator
 from mbrl_jax.harness import runner
 from mbrl_jax.agents import model_pg
 from tests.helpers import assert_rejected, random_returns, train_two_seeds
@@ -24,19 +22,6 @@ def small_config(**overrides):
   return config
 
 
-def train_one_seed(agent, env, chunks, seed=0, eval_episodes=20):
-  """train_two_seeds for one seed (a vmap of one, as the runner runs it): (initial and
-  trained mean eval return [1] each, last metrics, final state)."""
-  state = jax.jit(jax.vmap(agent.init))(jax.random.PRNGKey(seed)[None])
-  chunk = jax.jit(jax.vmap(agent.train_chunk))
-  evaluate = jax.jit(jax.vmap(make_evaluator(env, agent.make_policy, eval_episodes),
-                              in_axes=(0, None)))
-  untrained = np.asarray(evaluate(state.params, jax.random.PRNGKey(1)))
-  for _ in range(chunks):
-    state, metrics = chunk(state)
-  return untrained, np.asarray(evaluate(state.params, jax.random.PRNGKey(1))), metrics, state
-
-
 def test_ppo_on_the_learned_model_learns_pendulum():
   """One random episode, then 9 of the policy; per 100-step episode, 40 PPO
   iterations (2 epochs of 4 minibatches, learning rates 3e-3) on 256 imagined
@@ -49,8 +34,8 @@ def test_ppo_on_the_learned_model_learns_pendulum():
   config = small_config(num_starts=256, iterations_per_chunk=40, learning_rate=3e-3,
                         value_learning_rate=3e-3)
   config.ppo.epochs = 2
-  untrained, trained, metrics, state = train_one_seed(model_pg.make(config, env), env,
-                                                      chunks=10)
+  untrained, trained, metrics, state = train_two_seeds(model_pg.make(config, env), env,
+                                                       chunks=10, seeds=(0,))
   best_random = random_returns(env).max()
   np.testing.assert_array_equal(state.env_steps, [1000])
   np.testing.assert_array_equal(state.skipped_updates, [0])
