@@ -140,7 +140,7 @@ def test_second_launcher_on_a_held_workdir_is_refused_and_the_first_is_undisturb
 HOLD_AND_WAIT = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from mbrl_jax import checkpoint
+from mbrl_jax.harness import checkpoint
 lock = checkpoint.WorkdirLock({workdir!r})
 print('held', flush=True)
 time.sleep(300)

@@ -148,7 +148,8 @@ def test_bad_run_arguments_fail_in_one_line(tmp_path):
 TWO_DEVICE_SCRIPT = """
 import json, sys, jax, numpy as np
 sys.path.insert(0, {repo!r})
-from mbrl_jax import agents, runner
+from mbrl_jax import agents
+from mbrl_jax.harness import runner
 from tests.helpers import small_run_config
 run_config = small_run_config()
 agent, env = agents.build(run_config)
