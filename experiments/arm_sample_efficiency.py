@@ -35,6 +35,8 @@ import time
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('methods', ['ppo', 'mbpo'], 'Methods to run against GPS.')
 flags.DEFINE_list('seeds', ['0', '1'], 'Seeds (PPO: one run each; MBPO: one vmap).')
 flags.DEFINE_integer('ppo_steps', 5_000_000, 'PPO env steps per seed.')
@@ -43,7 +45,7 @@ flags.DEFINE_integer('mbpo_steps', 20_000, 'MBPO env steps per seed.')
 flags.DEFINE_integer('mbpo_chunk', 1000, 'MBPO env steps between evaluations.')
 flags.DEFINE_string('gps_json', 'outputs/gps/arm_curves.json',
                     'experiments/gps_arm.py output (GPS and LQR-FLM samples to reach).')
-flags.DEFINE_string('out', 'outputs/gps/arm_sample_efficiency.json', 'Output.')
+common.define_out('outputs/gps/arm_sample_efficiency.json')
 FLAGS = flags.FLAGS
 REACHED = 0.1
 
@@ -81,7 +83,6 @@ def run_ppo(seed):
   from brax.training.agents.ppo import train as ppo
 
   from mbrl_jax import envs
-  import common
   from mbrl_jax.envs.two_link_arm import TwoLinkArm
   common.restore_device_put_replicated()
 
@@ -132,7 +133,6 @@ def run_mbpo(seeds):
 
 def first_reach(points):
   """Samples at the first point where every condition is within REACHED, or None."""
-  import common
   return common.first_where([step for step, _, _ in points],
                             [max(distance) < REACHED for _, _, distance in points])
 
@@ -140,7 +140,6 @@ def first_reach(points):
 def first_cost(points, target):
   """Samples at the first point where the mean cost over the conditions is <= target,
   or None."""
-  import common
   return common.first_where([step for step, _, _ in points],
                             [sum(cost) / len(cost) <= target for _, cost, _ in points])
 

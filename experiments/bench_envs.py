@@ -16,6 +16,8 @@ import time
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('envs', ['pendulum', 'cartpole_swingup', 'acrobot_swingup', 'point_mass',
                            'two_link_arm', 'linear_quadratic', 'brax/halfcheetah'],
                   'Envs to time.')
@@ -24,8 +26,8 @@ flags.DEFINE_integer('steps', 1000, 'Scan length for JAX-native tasks.', lower_b
 flags.DEFINE_integer('brax_steps', 100, 'Scan length for Brax and DM Control (dmc/) envs.',
                      lower_bound=1)
 flags.DEFINE_string('brax_backend', 'generalized', 'Backend of the Brax envs.')
-flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.', lower_bound=1)
-flags.DEFINE_string('out', 'outputs/bench_envs/bench_envs.json', 'Also write the JSON here.')
+common.define_repeats()
+common.define_out('outputs/bench_envs/bench_envs.json')
 FLAGS = flags.FLAGS
 
 

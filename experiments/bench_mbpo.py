@@ -12,6 +12,8 @@ import time
 import jax
 from absl import app, flags
 
+import common
+
 from mbrl_jax import agents, envs
 from mbrl_jax.harness import metrics
 from mbrl_jax.agents import mbpo
@@ -20,7 +22,7 @@ flags.DEFINE_string('env', 'pendulum', 'Env name.')
 flags.DEFINE_string('version', 'paper', "configs/mbpo.py version: 'paper' or 'cpu'.")
 flags.DEFINE_integer('chunks', 3, 'Timed chunks of 1000 env steps after the random phase.')
 flags.DEFINE_integer('mve_horizon', 0, 'MVE horizon (0: off).')
-flags.DEFINE_string('out', 'outputs/mbpo/bench_mbpo.json', 'Also write the JSON here.')
+common.define_out('outputs/mbpo/bench_mbpo.json')
 FLAGS = flags.FLAGS
 
 

@@ -26,6 +26,8 @@ To refresh the committed record, pass
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_integer('obs_size', 17, 'Observation size.')
 flags.DEFINE_integer('action_size', 6, 'Action size.')
 flags.DEFINE_integer('members', 7, 'Ensemble members.')
@@ -38,15 +40,14 @@ flags.DEFINE_integer('fit_items', 25_600, 'Transitions in the dataset for fit().
 flags.DEFINE_integer('fit_epochs', 3, 'Epochs of fit() timed.')
 flags.DEFINE_integer('rollouts', 400, 'Rollout start states.')
 flags.DEFINE_integer('horizon', 15, 'Rollout horizon.')
-flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.')
-flags.DEFINE_string('out', 'outputs/bench_models/bench_models.json', 'Also write the JSON here.')
+common.define_repeats()
+common.define_out('outputs/bench_models/bench_models.json')
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
   import jax
-  import common
   import jax.numpy as jnp
   from mbrl_jax import data, models
 

@@ -20,13 +20,14 @@ import json
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_integer('batch', 64, 'Start states planned together.')
-flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.')
+common.define_repeats()
 flags.DEFINE_list('settings', ['small', 'pets'], 'Which configurations to time.')
 flags.DEFINE_bool('pets_batched', False, 'Also time the batched comparison at PETS '
                   'settings (64 x ~2 s per action on a 2-core CPU).')
-flags.DEFINE_string('out', 'outputs/bench_planners/bench_planners.json',
-                    'Also write the JSON here.')
+common.define_out('outputs/bench_planners/bench_planners.json')
 FLAGS = flags.FLAGS
 
 
@@ -45,7 +46,6 @@ def settings(name):
 def main(argv):
   del argv
   import jax
-  import common
   from mbrl_jax import data, envs
   from mbrl_jax.agents import mpc
 

@@ -18,12 +18,13 @@ import time
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('batch_sizes', ['1', '64', '1024'], 'Images rendered per call.')
 flags.DEFINE_integer('size', 64, 'Image height and width.', lower_bound=1)
 flags.DEFINE_bool('distractors', False, 'Add a square, a triangle and a disc to the scene.')
-flags.DEFINE_integer('repeats', 3, 'Timed runs; the best is kept.', lower_bound=1)
-flags.DEFINE_string('out', 'outputs/bench_rendering/bench_rendering.json',
-                    'Also write the JSON here.')
+common.define_repeats()
+common.define_out('outputs/bench_rendering/bench_rendering.json')
 FLAGS = flags.FLAGS
 
 
@@ -33,7 +34,6 @@ def time_render(config, batch, repeats):
   from mbrl_jax.envs.two_link_arm import TwoLinkArm
   task = TwoLinkArm(joint_noise=3.14)  # arms all round, not only near straight
   obs = jax.vmap(task.initial_obs)(jax.random.split(jax.random.key(0), batch))
-  import common
   fn = jax.jit(lambda o: rendering.render_batch(o, config))
   start = time.perf_counter()
   compiled = fn.lower(obs).compile()

@@ -33,14 +33,17 @@ small W from `init_linear_policy`), with jax.grad through a lax.scan over
 env.step (`make_grad_fn`).
 """
 
+import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import flags
 
-from mbrl_jax.harness import plotting
+# The package (and with it brax) is imported where it is used: scripts import this
+# module before their flags are parsed, and `--help` should not wait for brax.
 
 FRACTIONS = (1.0, 0.95, 0.9)
 
@@ -69,6 +72,7 @@ def seed_curves(rows: List[Dict], key: str) -> Dict[int, tuple]:
 
 def steps_to_target(rows: List[Dict], key: str, target: float) -> Dict:
   """First step the mean curve reaches `target`, and each seed's own first step."""
+  from mbrl_jax.harness import plotting
   steps, mean, _, _, _ = plotting.curve(rows, key)
   return {'mean_curve': first_reaching(steps, mean, target),
           'seeds': [first_reaching(s, v, target) for s, v in seed_curves(rows, key).values()]}
@@ -94,6 +98,7 @@ def median_steps(steps: List[Optional[int]]) -> Optional[float]:
 
 def curve_at(rows: List[Dict], key: str, at_steps: Sequence[int]) -> List[Dict]:
   """Mean, min and max over seeds at the given env steps (those evaluated)."""
+  from mbrl_jax.harness import plotting
   steps, mean, low, high, count = plotting.curve(rows, key)
   index = {int(s): i for i, s in enumerate(steps)}
   return [{'env_steps': int(s), 'mean': round(float(mean[index[s]]), 1),
@@ -113,6 +118,7 @@ def compare(candidate: List[Dict], baseline: List[Dict], key: str = 'eval_return
   both curves at `at_steps` (default: the candidate's evaluations at 1/4, 1/2,
   3/4 and all of its budget, and the baseline's final step).
   """
+  from mbrl_jax.harness import plotting
   base_steps, base_mean, _, _, _ = plotting.curve(baseline, key)
   cand_steps, cand_mean, _, _, _ = plotting.curve(candidate, key)
   if not len(base_steps) or not len(cand_steps):
@@ -139,6 +145,23 @@ def compare(candidate: List[Dict], baseline: List[Dict], key: str = 'eval_return
   result['at_steps'] = {'candidate': curve_at(candidate, key, at_steps),
                         'baseline': curve_at(baseline, key, at_steps)}
   return result
+
+
+# --- flags that many scripts share ---------------------------------------------------
+
+# Defined for the running script (module_name), so that its --helpshort lists them.
+
+def define_out(default: str, what: str = 'the JSON', name: str = 'out') -> None:
+  """--out (or --workdir): where the script writes. Defaults are under outputs/,
+  which git ignores, so a re-run never overwrites a committed result."""
+  flags.DEFINE_string(name, default, f'Where to write {what} (committed results live in '
+                      'experiments/results/<experiment>/).', module_name=sys.argv[0])
+
+
+def define_repeats(default: int = 3) -> None:
+  """--repeats of a timing benchmark (see best_time)."""
+  flags.DEFINE_integer('repeats', default, 'Timed runs; the fastest is kept.', lower_bound=1,
+                       module_name=sys.argv[0])
 
 
 # --- timing ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ flags.DEFINE_string('repeats', 'CartpoleSwingup=8,ReacherEasy=4,CheetahRun=4',
                     'Action repeat per task (env steps per decision).')
 flags.DEFINE_integer('random_episodes', 30, 'Random-action episodes per task (0: skip).',
                      lower_bound=0)
-flags.DEFINE_string('out', 'outputs/dmc/agents/summary.json', 'Also write the JSON here.')
+common.define_out('outputs/dmc/agents/summary.json')
 FLAGS = flags.FLAGS
 
 

@@ -12,10 +12,12 @@ import os
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('planning_steps', ['0', '5', '50'], 'Values of n.')
 flags.DEFINE_integer('runs', 30, 'Runs (seeds) per n.')
 flags.DEFINE_integer('episodes', 50, 'Episodes per run.')
-flags.DEFINE_string('workdir', 'outputs/dyna_q', 'Where JSON and PNG go.')
+common.define_out('outputs/dyna_q', 'the JSON and PNG', name='workdir')
 FLAGS = flags.FLAGS
 
 

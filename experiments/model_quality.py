@@ -19,6 +19,8 @@ import time
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('envs', ['pendulum', 'cartpole_swingup'], 'Tasks.')
 flags.DEFINE_integer('episodes', 40, 'Random-policy training episodes per task.')
 flags.DEFINE_integer('horizon', 30, 'Open-loop prediction horizon.')
@@ -26,7 +28,7 @@ flags.DEFINE_integer('test_trajectories', 60, 'Fresh trajectories for the error 
 flags.DEFINE_integer('members', 7, 'Ensemble members.')
 flags.DEFINE_integer('width', 200, 'Hidden width.')
 flags.DEFINE_integer('seed', 0, 'Random seed.')
-flags.DEFINE_string('workdir', 'outputs/model_quality', 'Where JSON and PNG go.')
+common.define_out('outputs/model_quality', 'the JSON and PNG', name='workdir')
 FLAGS = flags.FLAGS
 ANGLE_DIMS = {'cartpole_swingup': (1,)}  # the pole angle enters the model as sin/cos
 

@@ -40,7 +40,7 @@ def variant_config(name):
     config.update(dict(num_envs=32, steps_per_chunk=32 * 20 * 20))
   else:
     config.update(dict(steps_per_chunk=200, random_steps=200, updates_per_chunk=100,
-                       batch_size=256))
+                       num_starts=256))
     config.model.update(dict(num_members=4, num_elites=4, width=64, num_layers=3,
                              max_epochs=50))
   if name.endswith('_value'):

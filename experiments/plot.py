@@ -8,8 +8,10 @@ import sys
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('workdirs', None, 'Workdirs to draw, one line each.', required=True)
-flags.DEFINE_string('out', 'outputs/plot/learning_curves.png', 'PNG to write.')
+common.define_out('outputs/plot/learning_curves.png', 'the PNG')
 flags.DEFINE_string('key', 'eval_return', 'Metric to draw.')
 flags.DEFINE_list('labels', None, 'Line labels (default: workdir names).')
 flags.DEFINE_string('csv', None, 'Also write the curves as CSV here.')

@@ -22,6 +22,8 @@ import time
 
 from absl import app, flags
 
+import common
+
 flags.DEFINE_list('seeds', ['0', '1'], 'Seeds (data, init and minibatches).')
 flags.DEFINE_list('heads', ['spatial_softmax', 'softmax_fc', 'fc', 'maxpool_fc'], 'Heads.')
 flags.DEFINE_integer('steps', 3000, 'Adam steps.')
@@ -30,7 +32,7 @@ flags.DEFINE_float('learning_rate', 1e-3, 'Adam step size.')
 flags.DEFINE_integer('train_scenes', 20000, 'Training scenes.')
 flags.DEFINE_integer('test_scenes', 2000, 'Held-out scenes.')
 flags.DEFINE_integer('size', 32, 'Image height and width.')
-flags.DEFINE_string('out', 'outputs/visuomotor', 'Output folder.')
+common.define_out('outputs/visuomotor', 'the JSON and figures')
 FLAGS = flags.FLAGS
 TRUNK = dict(channels=(16, 8, 8), kernel_sizes=(5, 3, 3), strides=(2, 1, 1))
 PAPER_CM = {'spatial_softmax': (1.30, 0.73), 'softmax_fc': (2.59, 1.19), 'fc': (4.75, 2.29),

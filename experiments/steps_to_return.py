@@ -24,8 +24,7 @@ flags.DEFINE_string('baseline', None, 'Workdir whose curve sets the targets.', r
 flags.DEFINE_string('key', 'eval_return', 'Metric.')
 flags.DEFINE_list('at_steps', None, 'Env steps to quote both curves at (default: a '
                   'quarter, half, three quarters and all of the candidate\'s budget).')
-flags.DEFINE_string('out', 'outputs/steps_to_return/steps_to_return.json',
-                    'Also write the JSON here.')
+common.define_out('outputs/steps_to_return/steps_to_return.json')
 FLAGS = flags.FLAGS
 
 

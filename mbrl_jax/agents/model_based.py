@@ -100,11 +100,12 @@ def model_parts(config, env, sample_batch_size: int) -> ModelParts:
 
 
 def validate(config, env, agent: str, starts: Optional[str] = None,
-                 learned_reward_ok: bool = True) -> None:
+             learned_reward_ok: bool = True, starts_from_buffer: bool = False) -> None:
   """The config checks every agent on this loop shares: whole steps per env in a
   chunk, a buffer that holds a chunk, `config[starts]` (the imagined start states
-  or particles; None without a model) a multiple of the elites for TS propagation,
-  and a reward function: the task's, or (`learned_reward_ok`) the model's head."""
+  or particles; None without a model) a multiple of the elites for TS propagation
+  and, where they are drawn from the buffer (`starts_from_buffer`), no more than it
+  holds, and a reward function: the task's, or (`learned_reward_ok`) the model's head."""
   check(config.steps_per_chunk % config.num_envs == 0,
         f'config.steps_per_chunk ({config.steps_per_chunk}) must be a multiple of '
         f'config.num_envs ({config.num_envs}).')
@@ -116,6 +117,9 @@ def validate(config, env, agent: str, starts: Optional[str] = None,
     check(config.propagation == 'expectation' or config[starts] % elites == 0,
           f'config.{starts} ({config[starts]}) must be a multiple of '
           f'config.model.num_elites ({elites}) for {config.propagation!r} propagation.')
+    check(not starts_from_buffer or config[starts] <= config.buffer_capacity,
+          f'config.{starts} ({config[starts]}) must not exceed config.buffer_capacity '
+          f'({config.buffer_capacity}): the start states are drawn from the buffer.')
   or_learned = ' or config.model.learn_reward' if learned_reward_ok else ''
   check(pure_functions(env)[0] is not None or (learned_reward_ok and config.model.learn_reward),
         f'{agent} needs the task\'s reward function (a JAX-native task or a DM Control '

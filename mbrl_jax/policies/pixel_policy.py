@@ -31,31 +31,31 @@ def render_states(x, config: rendering.RenderConfig):
   return images.reshape(x.shape[:-1] + images.shape[1:])
 
 
+# The visuomotor network's settings at GPS's CI scale (smaller than the paper's).
+NETWORK = dict(channels=(16, 8, 8), kernel_sizes=(5, 3, 3), strides=(2, 1, 1),
+               head='spatial_softmax', hidden_sizes=(40, 40))
+
+
 class PixelPolicy(nn.Module):
-  """x [..., n] -> action [..., m]: VisuomotorPolicy(render(x), x[..., :joint_size])."""
-  action_size: int
+  """x [..., n] -> action [..., m]: `net`(render(x), x[..., :joint_size])."""
+  net: vm.VisuomotorPolicy
   render_config: rendering.RenderConfig
   joint_size: int = 6
-  channels: Sequence[int] = (16, 8, 8)
-  kernel_sizes: Sequence[int] = (5, 3, 3)
-  strides: Sequence[int] = (2, 1, 1)
-  head: str = 'spatial_softmax'
-  hidden_sizes: Sequence[int] = (40, 40)
-
-  def setup(self):
-    self.net = vm.VisuomotorPolicy(self.action_size, self.channels, self.kernel_sizes,
-                                   self.strides, self.head, self.hidden_sizes)
 
   def __call__(self, x):
     return self.net(render_states(x, self.render_config), x[..., :self.joint_size])
 
 
-class PosePredictionPolicy(PixelPolicy):
-  """x [..., n] -> action [..., m]: an MLP of (joints, the pose net's predicted target
-  position from render(x)); PixelPolicy's settings, its 'pose' params a PoseNet's."""
+class PosePredictionPolicy(nn.Module):
+  """x [..., n] -> action [..., m]: an MLP of (joints, the target position that
+  `pose`, a PoseNet, predicts from render(x))."""
+  pose: vm.PoseNet
+  render_config: rendering.RenderConfig
+  action_size: int
+  joint_size: int = 6
+  hidden_sizes: Sequence[int] = (40, 40)
 
   def setup(self):
-    self.pose = vm.PoseNet(2, self.channels, self.kernel_sizes, self.strides, self.head)
     self.hidden = [nn.Dense(width) for width in self.hidden_sizes]
     self.out = nn.Dense(self.action_size)
 
@@ -69,13 +69,19 @@ class PosePredictionPolicy(PixelPolicy):
 
 def make(variant: str, action_size: int, render_config: rendering.RenderConfig, **network):
   """The global policy's module for a variant (VARIANTS), and the params paths its
-  optimizer must leave alone."""
+  optimizer must leave alone; `network` overrides NETWORK's settings."""
   if variant not in VARIANTS:
     raise ValueError(f'unknown variant {variant!r}; valid: {", ".join(VARIANTS)}')
+  unknown = set(network) - set(NETWORK)
+  if unknown:
+    raise ValueError(f'unknown network settings {sorted(unknown)}; valid: {", ".join(NETWORK)}')
+  network = {**NETWORK, **network}
   if variant == 'pose_prediction':
-    return PosePredictionPolicy(action_size, render_config, **network), (('pose',),)
+    hidden_sizes = network.pop('hidden_sizes')
+    return PosePredictionPolicy(vm.PoseNet(2, **network), render_config, action_size,
+                                hidden_sizes=hidden_sizes), (('pose',),)
   frozen = (('net', 'vision', 'trunk'),) if variant == 'pose_features' else ()
-  return PixelPolicy(action_size, render_config, **network), frozen
+  return PixelPolicy(vm.VisuomotorPolicy(action_size, **network), render_config), frozen
 
 
 def with_pretrained(variant: str, params, pose_params):

@@ -26,7 +26,7 @@ def mpc_config():
 def pathwise_config():
   config = pathwise.preset('model')
   config.update(dict(steps_per_chunk=20, random_steps=20, horizon=5, updates_per_chunk=2,
-                     hidden_sizes=(8,), batch_size=8))
+                     hidden_sizes=(8,), num_starts=8))
   config.model.update(TINY_MODEL)
   return config
 
@@ -34,7 +34,7 @@ def pathwise_config():
 def model_pg_config():
   config = model_pg.default_config()
   config.update(dict(steps_per_chunk=20, random_steps=20, horizon=5, num_starts=8,
-                     iterations_per_chunk=2, hidden_sizes=(8,)))
+                     updates_per_chunk=2, hidden_sizes=(8,)))
   config.model.update(TINY_MODEL)
   return config
 

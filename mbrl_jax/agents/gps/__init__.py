@@ -4,16 +4,18 @@ improves under local dynamics fits while keeping them near the global gaussian_m
 
 `mdgps.build(env, config) -> MDGPS(init, iteration, policy_apply, evaluate)`: the
 mirror-descent variant (Montgomery & Levine 2016), off-policy (the local
-controllers are sampled); `policy` holds the global policy's MLP, its
-linearisation about sampled states and the supervised S-step. `badmm.build`: the
-BADMM variant (Levine et al. 2016), per-step Lagrange multipliers on the
-agreement of the local controllers and the gaussian_mlp. `agent`: both under the agent
-contract (`make(config, env)`, presets 'mdgps' and 'badmm'), for the launcher.
+controllers are sampled); `policies.gaussian_mlp` holds the global policy's MLP,
+its linearisation about sampled states and the supervised S-step. `badmm.build`:
+the BADMM variant (Levine et al. 2016), per-step Lagrange multipliers on the
+agreement of the local controllers and the gaussian_mlp. `common`: what both are
+built of (`common.build`). Under the agent contract, for the launcher: `config`
+(presets 'mdgps' and 'badmm', `validate`) and `train` (`make(config, env)`).
 """
 
-from mbrl_jax.agents.gps import badmm, mdgps
-from mbrl_jax.agents.gps.agent import (PRESETS, SIZES, VARIANTS, TrainState, default_config,
-                                       make, preset)
+from mbrl_jax.agents.gps import badmm, common, mdgps
+from mbrl_jax.agents.gps.config import (PRESETS, SIZES, VARIANTS, default_config, preset,
+                                        validate)
+from mbrl_jax.agents.gps.train import TrainState, make
 
-__all__ = ['PRESETS', 'SIZES', 'TrainState', 'VARIANTS', 'badmm', 'default_config', 'make', 'mdgps',
-           'preset']
+__all__ = ['PRESETS', 'SIZES', 'TrainState', 'VARIANTS', 'badmm', 'common', 'default_config',
+           'make', 'mdgps', 'preset', 'validate']

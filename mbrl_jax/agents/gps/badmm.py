@@ -171,12 +171,14 @@ def weighted_policy_variance(precision, nu):
   return nu.sum() / diag.sum(0)
 
 
-def build(env, config: ml_collections.ConfigDict = None, network=None,
-          optimizer=None) -> BADMM:
-  """BADMM GPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
-  config = default_config() if config is None else config
-  parts = common.setup(env, config, network, optimizer)
+def build(env, config: ml_collections.ConfigDict, network=None, optimizer=None) -> BADMM:
+  """BADMM GPS on a JAX-native task (common.build); network and optimizer as in
+  common.setup."""
+  return common.build(init_and_iteration, env, config, network, optimizer)
+
+
+def init_and_iteration(env, config, parts: common.Setup):
+  """BADMM's init and iteration on the shared parts."""
   cost, sigma0, apply, evaluate = parts.cost, parts.sigma0, parts.net.apply, parts.evaluate
   T, _, m = parts.sizes
 
@@ -261,4 +263,4 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
                            predicted=new_predicted)
     return new_state, metrics
 
-  return BADMM(init, iteration, apply, evaluate)
+  return init, iteration

@@ -47,7 +47,7 @@ class SharedState:
 
 
 class Algorithm(NamedTuple):
-  """A GPS variant as pure functions (mdgps.build, badmm.build)."""
+  """A GPS variant as pure functions (mdgps.build, badmm.build: `build` below)."""
   init: Callable          # (key, num_conditions) -> state
   iteration: Callable     # (state, starts [C, n], key) -> (state, metrics); jit it
   policy_apply: Callable  # (params, obs [..., n]) -> mean action [..., m]
@@ -81,6 +81,16 @@ def setup(env, config, network=None, optimizer=None) -> Setup:
 
   return Setup(lqr_flm.cost_fn(env), (T, n, m), config.sigma0 * jnp.eye(n), net,
                optimizer or optax.adam(config.learning_rate), evaluate)
+
+
+def build(variant: Callable, env, config, network=None, optimizer=None) -> Algorithm:
+  """A GPS variant on a JAX-native task (its observation is its state) with the cost
+  minus its reward (lqr_flm.cost_fn). variant(env, config, parts) -> (init,
+  iteration) is the variant's own part (mdgps.init_and_iteration,
+  badmm.init_and_iteration); parts are `setup`'s (network and optimizer as there)."""
+  parts = setup(env, config, network, optimizer)
+  init, iteration = variant(env, config, parts)
+  return Algorithm(init, iteration, parts.net.apply, parts.evaluate)
 
 
 def initial_state(setup_: Setup, config, key, num_conditions: int) -> dict:

@@ -62,12 +62,14 @@ def estimated_cost(cost, controller: lg.LinearGaussianController, dynamics, x0, 
   return lqr_flm.expected_cost(controller, dynamics, quadratic, x0, sigma0)
 
 
-def build(env, config: ml_collections.ConfigDict = None, network=None,
-          optimizer=None) -> MDGPS:
-  """MDGPS on a JAX-native task (its observation is its state) with the cost minus
-  its reward (lqr_flm.cost_fn); network and optimizer as in common.setup."""
-  config = default_config() if config is None else config
-  parts = common.setup(env, config, network, optimizer)
+def build(env, config: ml_collections.ConfigDict, network=None, optimizer=None) -> MDGPS:
+  """MDGPS on a JAX-native task (common.build); network and optimizer as in
+  common.setup."""
+  return common.build(init_and_iteration, env, config, network, optimizer)
+
+
+def init_and_iteration(env, config, parts: common.Setup):
+  """MDGPS's init and iteration on the shared parts."""
   cost, sigma0, apply, evaluate = parts.cost, parts.sigma0, parts.net.apply, parts.evaluate
 
   def init(key, num_conditions: int) -> GPSState:
@@ -121,4 +123,4 @@ def build(env, config: ml_collections.ConfigDict = None, network=None,
                          iteration=state.iteration + 1, laplace=laplace, predicted=new_predicted)
     return new_state, metrics
 
-  return MDGPS(init, iteration, apply, evaluate)
+  return init, iteration

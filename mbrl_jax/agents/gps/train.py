@@ -18,36 +18,7 @@ import ml_collections
 
 from mbrl_jax import data
 from mbrl_jax.agents.base import Agent
-from mbrl_jax.core.checks import check, check_positive, check_preset
-from mbrl_jax.agents.gps import badmm, mdgps
-
-PRESETS = ('mdgps', 'badmm')  # the variants; the first is the default
-SIZES = ('cpu', 'tiny')
-VARIANTS = {'mdgps': mdgps, 'badmm': badmm}
-
-
-def default_config() -> ml_collections.ConfigDict:
-  """MDGPS's settings; the BADMM fields (multipliers, nu) are read by 'badmm' only."""
-  config = badmm.default_config()  # every field of both variants
-  config.update(mdgps.default_config())
-  config.variant = 'mdgps'
-  config.num_conditions = 4       # initial states, each with its own local controller
-  config.condition_seed = 0       # the key the initial states are drawn with
-  return config
-
-
-def preset(name: str = 'mdgps', size: str = 'cpu') -> ml_collections.ConfigDict:
-  """'mdgps': mirror-descent GPS; 'badmm': BADMM GPS with per-step multipliers (both
-  off-policy), at size 'cpu' (sized for point_mass) or 'tiny'."""
-  check_preset('gps', name, size, PRESETS, SIZES)
-  config = default_config()
-  if name == 'badmm':
-    config.update(badmm.default_config())
-    config.variant = 'badmm'
-  if size == 'tiny':
-    config.update(dict(num_conditions=2, num_samples=1, sgd_steps=10, batch_size=8,
-                       hidden_sizes=(8,), inner_iterations=1))
-  return config
+from mbrl_jax.agents.gps.config import VARIANTS, validate
 
 
 @flax.struct.dataclass
@@ -63,18 +34,8 @@ class TrainState:
     return self.gps.params
 
 
-def validate(config):
-  check_positive(config, 'num_conditions', 'num_samples', 'sgd_steps', 'batch_size')
-  check(config.variant in PRESETS,
-        f'config.variant must be one of {", ".join(map(repr, PRESETS))}; '
-        f'got {config.variant!r}.')
-  check(0 < config.epsilon and 0 < config.epsilon_range[0] <= config.epsilon_range[1],
-        f'need epsilon > 0 and 0 < epsilon_range[0] <= epsilon_range[1], got '
-        f'{config.epsilon} and {tuple(config.epsilon_range)}.')
-
-
 def make(config: ml_collections.ConfigDict, env) -> Agent:
-  validate(config)
+  validate(config, env)
   algo = VARIANTS[config.variant].build(env, config)
   num = config.num_conditions
   starts = data.reset(env, jax.random.PRNGKey(config.condition_seed), num).obs
