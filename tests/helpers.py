@@ -48,6 +48,14 @@ def launch(args, env_extra=None, **kwargs):
                          capture_output=True, text=True, **kwargs)
 
 
+def as_restored(tree):
+  """`tree` with the types a checkpoint restores (committed to the device, no weak
+  types), so that a jitted function called on it and on a restored state compiles
+  once."""
+  device = jax.devices()[0]
+  return jax.tree.map(lambda x: jax.device_put(jnp.asarray(x, x.dtype), device), tree)
+
+
 def assert_trees_equal(a, b):
   leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
   assert len(leaves_a) == len(leaves_b)
@@ -60,6 +68,22 @@ def metric_rows(workdir):
   from mbrl_jax.harness import metrics
   return [{k: v for k, v in row.items() if k != 'chunk_seconds'}
           for row in metrics.read(workdir)]
+
+
+def launch_many(arg_lists, tmp_dir):
+  """Runs experiments/train.py once per argument list, all in one subprocess
+  (tests/launch_many.py); returns, for each, a CompletedProcess as `launch` gives."""
+  import json
+  cases, results = os.path.join(tmp_dir, 'cases.json'), os.path.join(tmp_dir, 'results.json')
+  with open(cases, 'w') as f:
+    json.dump([list(args) for args in arg_lists], f)
+  done = subprocess.run([sys.executable, os.path.join(REPO, 'tests', 'launch_many.py'), cases,
+                         results], cwd=REPO, env=dict(os.environ, JAX_PLATFORMS='cpu'),
+                        capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  with open(results) as f:
+    return [subprocess.CompletedProcess(args, r['returncode'], r['stdout'], r['stderr'])
+            for args, r in zip(arg_lists, json.load(f))]
 
 
 def launch_in_background(args, **kwargs):

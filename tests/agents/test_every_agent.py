@@ -21,7 +21,7 @@ from brax.envs.base import Wrapper
 from mbrl_jax import agents, envs
 from mbrl_jax.agents.base import refuse_nonfinite
 from mbrl_jax.harness import checkpoint
-from tests.helpers import assert_trees_equal
+from tests.helpers import as_restored, assert_trees_equal
 
 EPISODE = 20  # the 'tiny' sizes' episode length
 CASES = [(agent, preset) for agent in agents.names() for preset in agents.presets(agent)]
@@ -39,13 +39,32 @@ def tiny_run(agent_name, preset, config=None, env=None):
 
 
 class NanObservation(Wrapper):
-  """Every observation after a step is NaN (the reset's is not)."""
+  """Where `poison` is true, every observation after a step is NaN (the reset's is
+  not). `poison` is an argument of the compiled chunk, so the clean run and the
+  poisoned one share one compilation."""
+
+  def __init__(self, env, poison):
+    super().__init__(env)
+    self.poison = poison
 
   def step(self, state, action):
     state = self.env.step(state, action)
-    nan = jnp.full_like(state.obs, jnp.nan)
-    info = dict(state.info, **({'next_obs': nan} if 'next_obs' in state.info else {}))
-    return state.replace(obs=nan, info=info)
+    obs = jnp.where(self.poison, jnp.nan, state.obs)
+    info = dict(state.info)
+    if 'next_obs' in info:
+      info['next_obs'] = jnp.where(self.poison, jnp.nan, info['next_obs'])
+    return state.replace(obs=obs, info=info)
+
+
+def guarded_chunk(agent_name, config):
+  """chunk(states, poison): the agent's refuse_nonfinite chunk, vmapped over seeds and
+  jitted, on pendulum poisoned where `poison` is true (the agent is built inside the
+  trace, around the traced flag)."""
+  def chunk(state, poison):
+    env = NanObservation(envs.make('pendulum', episode_length=EPISODE), poison)
+    agent = agents.get(agent_name).make(ml_collections.ConfigDict(config.to_dict()), env)
+    return refuse_nonfinite(agent.train_chunk)(state)
+  return jax.jit(jax.vmap(chunk, in_axes=(0, None)))
 
 
 @pytest.mark.parametrize('agent_name,preset', CASES, ids=IDS)
@@ -57,11 +76,13 @@ def test_the_state_resumes_from_a_checkpoint_and_nonfinite_chunks_are_refused(
   one from the state itself, bit for bit. NaN observations: every chunk is refused
   and leaves the state as it was, but for its key."""
   keys = jax.random.split(jax.random.PRNGKey(0), 2)
-  agent, env, _ = tiny_run(agent_name, preset)
-  chunk = jax.jit(jax.vmap(refuse_nonfinite(agent.train_chunk)))
-  state = jax.jit(jax.vmap(agent.init))(keys)
+  agent, _, run_config = tiny_run(agent_name, preset)  # the launcher's checks of the config
+  chunk = guarded_chunk(agent_name, ml_collections.ConfigDict(run_config['config']))
+  clean, poisoned = jnp.asarray(False), jnp.asarray(True)
+  initial = as_restored(jax.jit(jax.vmap(agent.init))(keys))
+  state = initial
   for _ in range(2):
-    after, metrics = chunk(state)
+    after, metrics = chunk(state, clean)
     np.testing.assert_array_equal(metrics['refused'], [0.0, 0.0])
     np.testing.assert_array_equal(metrics['nonfinite_steps'], [0.0, 0.0])
     assert int(after.env_steps[0]) == int(state.env_steps[0]) + agent.steps_per_chunk
@@ -71,14 +92,11 @@ def test_the_state_resumes_from_a_checkpoint_and_nonfinite_chunks_are_refused(
   step, restored, _ = saver.restore_latest(jax.eval_shape(jax.vmap(agent.init), keys))
   saver.close()
   assert step == 2
-  assert_trees_equal(chunk(restored), chunk(state))
+  assert_trees_equal(chunk(restored, clean), chunk(state, clean))
 
-  agent, env, _ = tiny_run(agent_name, preset, env=NanObservation(
-      envs.make('pendulum', episode_length=EPISODE)))
-  chunk = jax.jit(jax.vmap(refuse_nonfinite(agent.train_chunk)))
-  state = jax.jit(jax.vmap(agent.init))(keys)
+  state = initial
   for _ in range(2):
-    after, metrics = chunk(state)
+    after, metrics = chunk(state, poisoned)
     np.testing.assert_array_equal(metrics['refused'], [1.0, 1.0])
     assert (np.asarray(metrics['nonfinite_steps']) > 0).all()
     assert not np.array_equal(np.asarray(after.key), np.asarray(state.key))

@@ -1,17 +1,19 @@
 """experiments/train.py: bad input gives one clear line and a non-zero exit; a
-real run writes metrics, checkpoints and a plot."""
+real run writes metrics, checkpoints and a plot. The bad inputs run through the
+script's entry point one after another in one subprocess (tests/launch_many.py),
+which starts Python and JAX once for all of them."""
 
 import json
 
 import pytest
 
-from tests.helpers import SMALL_FLAGS, launch
+from tests.helpers import SMALL_FLAGS, launch, launch_many
 
 
 RAISING_CONFIG = 'def get_config():\n  raise RuntimeError("no config today")\n'
 
 
-@pytest.mark.parametrize('args,expected', [
+BAD_INPUTS = [
     (['--agent=nope'], "Unknown agent 'nope'; valid agents: gps, mbpo, "),
     (['--env=nope'], "Unknown env 'nope'; valid names: acrobot_swingup"),
     (['--config.horizn=3'], "bad --config override: unknown key 'horizn'"),
@@ -40,16 +42,32 @@ RAISING_CONFIG = 'def get_config():\n  raise RuntimeError("no config today")\n'
     (['--config.cem.alpha=nan'], 'config.cem.alpha must be a finite number, got nan'),
     (['--seed=-1'], 'flag --seed=-1: -1 is not an integer in the range [0, 4294967295]'),
     (['--env=brax/inverted_pendulum', '--env_kwargs={"backend": "nope"}'], 'backend should be in'),
-])
-def test_bad_input_one_line_nonzero_exit(tmp_path, args, expected):
-  (tmp_path / 'a_file').write_text('not a directory')
-  (tmp_path / 'raises.py').write_text(RAISING_CONFIG)
-  args = [a.replace('<file>', str(tmp_path / 'a_file')).replace('<tmp>', str(tmp_path))
-          .replace('<raising config>', str(tmp_path / 'raises.py')) for a in args]
-  workdir = tmp_path / 'run'
-  config_file = [a for a in args if a.startswith('--config=')]  # must precede overrides
-  others = [a for a in args if not a.startswith('--config=')]
-  done = launch(config_file + [f'--workdir={workdir}'] + SMALL_FLAGS + others)
+]
+
+
+@pytest.fixture(scope='module')
+def bad_input_runs(tmp_path_factory):
+  """Each bad input's (completed run, workdir), by its index in BAD_INPUTS; every input
+  has a folder of its own holding a file, a raising config and the workdir."""
+  arg_lists, workdirs = [], []
+  for i, (args, _) in enumerate(BAD_INPUTS):
+    tmp_path = tmp_path_factory.mktemp(f'bad_input_{i}')
+    (tmp_path / 'a_file').write_text('not a directory')
+    (tmp_path / 'raises.py').write_text(RAISING_CONFIG)
+    args = [a.replace('<file>', str(tmp_path / 'a_file')).replace('<tmp>', str(tmp_path))
+            .replace('<raising config>', str(tmp_path / 'raises.py')) for a in args]
+    workdir = tmp_path / 'run'
+    config_file = [a for a in args if a.startswith('--config=')]  # must precede overrides
+    others = [a for a in args if not a.startswith('--config=')]
+    arg_lists.append(config_file + [f'--workdir={workdir}'] + SMALL_FLAGS + others)
+    workdirs.append(workdir)
+  return list(zip(launch_many(arg_lists, str(tmp_path_factory.mktemp('cases'))), workdirs))
+
+
+@pytest.mark.parametrize('index,expected', [(i, e) for i, (_, e) in enumerate(BAD_INPUTS)],
+                         ids=[' '.join(args) for args, _ in BAD_INPUTS])
+def test_bad_input_one_line_nonzero_exit(bad_input_runs, index, expected):
+  done, workdir = bad_input_runs[index]
   assert done.returncode != 0
   lines = done.stderr.splitlines()
   assert len(lines) == 1 and lines[0].startswith('error: ') and expected in lines[0], done.stderr
