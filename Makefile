@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONSTRAINTS := constraints.txt
 DEMO_DIR ?= outputs/demo
 
-.PHONY: demo test bench lock clean
+.PHONY: demo test test-long bench lock clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ demo: $(VENV)/.installed
 	JAX_PLATFORMS=cpu $(PY) experiments/train.py --workdir=$(DEMO_DIR)
 
 test: $(VENV)/.installed-dev
-	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile --durations=20 tests
+	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile --durations=20 -m 'not long' tests
+
+# Longer runs kept out of `make test` (CI does not run them): each repeats, on another
+# task or variant, a claim that a test in `make test` proves.
+test-long: $(VENV)/.installed-dev
+	JAX_PLATFORMS=cpu $(PY) -m pytest -n 2 --dist loadfile --durations=20 -m long tests
 
 bench: $(VENV)/.installed
 	JAX_PLATFORMS=cpu $(PY) experiments/bench_envs.py

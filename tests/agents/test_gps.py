@@ -166,7 +166,10 @@ def train_on_point_mass(algo, iterations):
 
 
 # --- the agent contract (launcher, runner, checkpoints) ---------------------------------
-@pytest.mark.parametrize('variant,chunks', [('mdgps', 4), ('badmm', 6)])
+# 'badmm' runs in `make test-long`: test_gps_badmm.py proves BADMM's policy learns,
+# and 'mdgps' this contract.
+@pytest.mark.parametrize('variant,chunks', [('mdgps', 4),
+                                            pytest.param('badmm', 6, marks=pytest.mark.long)])
 def test_gps_agent_learns_point_mass_under_the_contract(variant, chunks):
   """Each variant as an agent (its preset, with 300 Adam steps per S-step instead of
   1000): 2 seeds in one vmap, 4 conditions drawn from the env's reset, then the

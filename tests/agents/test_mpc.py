@@ -144,7 +144,10 @@ def test_lecture_versions_plan_execute_and_refit_as_described(version):
     assert mean_return > -400, mean_return
 
 
-@pytest.mark.parametrize('version', ['ilqr', 'ilqr_feedback'])
+# 'ilqr' runs in `make test-long`: 'ilqr_feedback' plans through the same learned
+# model and iLQR, and adds the feedback term.
+@pytest.mark.parametrize('version', [pytest.param('ilqr', marks=pytest.mark.long),
+                                     'ilqr_feedback'])
 def test_ilqr_mpc_through_learned_model_swings_up_pendulum(version):
   """Version 'ilqr': iLQR through the learned model's mean, replanning every step
   (so executing u_plan only); 'ilqr_feedback': replanning every 5 steps and

@@ -3,6 +3,7 @@ learns MuJoCo Playground's DM Control cart-pole swing-up far beyond random actio
 
 import jax
 import numpy as np
+import pytest
 
 from mbrl_jax import data, envs
 from mbrl_jax.agents import mpc
@@ -16,6 +17,9 @@ BEST_OF_1000_RANDOM = 270.4
 THRESHOLD = 400.0
 
 
+# `make test` proves PETS learning on the JAX-native cart-pole (tests/agents/test_mpc.py)
+# and the DM Control envs' interface and rewards (tests/envs/test_playground.py).
+@pytest.mark.long
 def test_pets_learns_dm_control_cartpole_swingup():
   """One random episode, then 9 of PETS: 5 Gaussian members (2 layers of 32), TSinf
   with 5 particles, CEM with 50 plans x 2 iterations over 15 decisions (1.2 s).

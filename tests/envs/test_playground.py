@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,28 @@ def test_task_list_is_playgrounds_dm_control_suite():
   assert {'dmc/' + t for t in playground.TASKS} <= set(envs.names())
 
 
-def test_shapes_bounds_and_playground_config():
+class Cartpole(NamedTuple):
+  """CartpoleSwingup three ways, each jitted once for the whole module (an MJX
+  step compiles in about 10 s here): the default env (1000 steps, auto-reset), the
+  same without auto-reset, and 4-step episodes with auto-reset."""
+  env: Any
+  reset: Callable
+  step: Callable
+  plain_step: Callable
+  short_step: Callable
+
+
+@pytest.fixture(scope='module')
+def cartpole():
   env = envs.make('dmc/CartpoleSwingup')
+  plain = envs.make('dmc/CartpoleSwingup', auto_reset=False)
+  short = envs.make('dmc/CartpoleSwingup', episode_length=4)
+  return Cartpole(env, jax.jit(env.reset), jax.jit(env.step), jax.jit(plain.step),
+                  jax.jit(short.step))
+
+
+def test_shapes_bounds_and_playground_config(cartpole):
+  env = cartpole.env
   inner = env.unwrapped
   assert (env.observation_size, env.action_size) == (5, 1)
   np.testing.assert_array_equal(inner.action_bounds[0], [-1.0])
@@ -34,9 +55,8 @@ def test_shapes_bounds_and_playground_config():
   config = playground.default_config('CartpoleSwingup')
   assert env.episode_length == config.episode_length == 1000
   assert env.action_repeat == config.action_repeat == 1
-  state = jax.jit(env.reset)(jax.random.key(0))
   step = jax.jit(env.step)
-  state = step(state, jnp.ones(1))
+  state = step(cartpole.reset(jax.random.key(0)), jnp.ones(1))
   state = step(state, -jnp.ones(1))
   assert step._cache_size() == 1  # float32 reward and done: no retrace on the 2nd step
   assert state.obs.shape == (5,) and state.obs.dtype == jnp.float32
@@ -45,25 +65,21 @@ def test_shapes_bounds_and_playground_config():
   assert float(state.obs[1]) < -0.99
 
 
-def test_actions_are_clipped_to_the_actuator_range():
-  env = envs.make('dmc/CartpoleSwingup', auto_reset=False)
-  state = jax.jit(env.reset)(jax.random.key(1))
-  step = jax.jit(env.step)
+def test_actions_are_clipped_to_the_actuator_range(cartpole):
+  state = cartpole.reset(jax.random.key(1))
+  step = cartpole.plain_step
   np.testing.assert_array_equal(step(state, jnp.array([5.0])).obs,
                                 step(state, jnp.array([1.0])).obs)
   assert not np.allclose(step(state, jnp.array([0.5])).obs, step(state, jnp.array([1.0])).obs)
 
 
-def test_auto_reset_keeps_the_true_next_observation_and_starts_fresh():
+def test_auto_reset_keeps_the_true_next_observation_and_starts_fresh(cartpole):
   length = 4
-  env = envs.make('dmc/CartpoleSwingup', episode_length=length)
-  plain = envs.make('dmc/CartpoleSwingup', episode_length=length, auto_reset=False)
-  step, plain_step = jax.jit(env.step), jax.jit(plain.step)
-  state = jax.jit(env.reset)(jax.random.key(2))
+  state = cartpole.reset(jax.random.key(2))
   starts = [state.obs]
   for t in range(1, 3 * length + 1):
-    expected = plain_step(state, jnp.array([0.7]))  # the same step without auto-reset
-    state = step(state, jnp.array([0.7]))
+    expected = cartpole.plain_step(state, jnp.array([0.7]))  # the step without auto-reset
+    state = cartpole.short_step(state, jnp.array([0.7]))
     np.testing.assert_allclose(state.info['next_obs'], expected.obs, rtol=1e-5, atol=1e-6)
     assert bool(state.done) == (t % length == 0)
     if t % length == 0:
@@ -74,37 +90,36 @@ def test_auto_reset_keeps_the_true_next_observation_and_starts_fresh():
   assert np.min(np.abs(starts[1:] - starts[:-1]).sum(-1)) > 1e-4  # new random starts
 
 
-def test_vmap_over_a_batch_equals_a_loop():
-  env = envs.make('dmc/ReacherEasy')
+def test_vmap_over_a_batch_equals_a_loop(cartpole):
+  env = cartpole.env
   keys = jax.random.split(jax.random.key(3), 3)
-  actions = jax.random.uniform(jax.random.key(4), (3, 2), minval=-1, maxval=1)
+  actions = jax.random.uniform(jax.random.key(4), (3, 1), minval=-1, maxval=1)
   batched = jax.jit(jax.vmap(lambda k, a: env.step(env.reset(k), a)))(keys, actions)
-  single = jax.jit(lambda k, a: env.step(env.reset(k), a))
   for i in range(3):
-    one = single(keys[i], actions[i])
+    one = cartpole.step(cartpole.reset(keys[i]), actions[i])
     np.testing.assert_allclose(batched.obs[i], one.obs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batched.reward[i], one.reward, atol=1e-6)
   assert not np.allclose(batched.obs[0], batched.obs[1])
 
 
-def test_compiled_episode_return_equals_step_by_step():
+def test_compiled_episode_return_equals_step_by_step(cartpole):
   # The reference steps one jitted call at a time, the state crossing back to Python
   # between steps (op-by-op MJX without jit costs about a minute a step on this CPU).
-  env = envs.make('dmc/CartpoleSwingup', episode_length=6)
+  # Six steps of 4-step episodes: the scan goes through an auto-reset.
+  short = envs.make('dmc/CartpoleSwingup', episode_length=4)
   actions = jnp.sin(jnp.arange(6.0))[:, None]
-  start = jax.jit(env.reset)(jax.random.key(5))
+  start = cartpole.reset(jax.random.key(5))
 
   def episode(state):
     def body(s, a):
-      s = env.step(s, a)
+      s = short.step(s, a)
       return s, s.reward
     return jax.lax.scan(body, state, actions)[1].sum()
 
   jitted = float(jax.jit(episode)(start))
-  step = jax.jit(env.step)
   state, stepwise = start, 0.0
   for a in actions:
-    state = step(state, a)
+    state = cartpole.short_step(state, a)
     stepwise += float(state.reward)
   np.testing.assert_allclose(jitted, stepwise, rtol=1e-5)
   assert jitted > 0.0

@@ -148,34 +148,43 @@ def test_bad_run_arguments_fail_in_one_line(tmp_path):
 TWO_DEVICE_SCRIPT = """
 import json, sys, jax, numpy as np
 sys.path.insert(0, {repo!r})
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from mbrl_jax import agents
 from mbrl_jax.harness import runner
 from tests.helpers import small_run_config
 run_config = small_run_config()
 agent, env = agents.build(run_config)
-result = runner.run(agent, env, {workdir!r}, 60, run_config=run_config, num_seeds=2,
-                    eval_episodes=2, tensorboard=False, log=lambda s: None)
-leaves = [np.asarray(x) for x in jax.tree.leaves(result.state)]
-devices = result.state.env_steps.sharding.device_set
-print(json.dumps({{'devices': len(jax.devices()), 'used': len(devices),
+outputs = []
+for name in ('one', 'two'):
+  if name == 'one':  # the runner as on a machine with one device
+    sharding = runner.seed_sharding
+    runner.seed_sharding = lambda n: NamedSharding(Mesh(np.array(jax.devices()[:1]), ('seed',)),
+                                                   PartitionSpec('seed'))
+  result = runner.run(agent, env, {workdir!r} + name, 60, run_config=run_config, num_seeds=2,
+                      eval_episodes=2, tensorboard=False, log=lambda s: None)
+  if name == 'one':
+    runner.seed_sharding = sharding
+  leaves = [np.asarray(x) for x in jax.tree.leaves(result.state)]
+  outputs.append({{'used': len(result.state.env_steps.sharding.device_set),
                   'eval': result.eval_returns.tolist(),
-                  'leaves': [x.astype(float).ravel().tolist() for x in leaves]}}))
+                  'leaves': [x.astype(float).ravel().tolist() for x in leaves]}})
+print(json.dumps({{'devices': len(jax.devices()), 'runs': outputs}}))
 """
 
 
 def test_two_devices_give_the_same_numbers_as_one(tmp_path):
-  outputs = []
-  for count in (1, 2):
-    script = TWO_DEVICE_SCRIPT.format(repo=REPO, workdir=str(tmp_path / f'dev{count}'))
-    env = dict(os.environ, JAX_PLATFORMS='cpu',
-               XLA_FLAGS=f'--xla_force_host_platform_device_count={count}')
-    done = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    outputs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-  one, two = outputs
-  assert (one['devices'], one['used']) == (1, 1)
-  assert (two['devices'], two['used']) == (2, 2)  # the seed axis is split over both
+  """One process with two (forced host) devices runs the same 2 seeds twice: on
+  one device, then with the seed axis split over both."""
+  script = TWO_DEVICE_SCRIPT.format(repo=REPO, workdir=str(tmp_path / 'run_'))
+  env = dict(os.environ, JAX_PLATFORMS='cpu',
+             XLA_FLAGS=os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=2')
+  done = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=env,
+                        capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  output = json.loads(done.stdout.strip().splitlines()[-1])
+  one, two = output['runs']
+  assert output['devices'] == 2 and one['used'] == 1
+  assert two['used'] == 2  # the seed axis is split over both
   # The same numbers up to the last bit of a few floats: XLA vectorizes sin/cos
   # differently for two seeds on one device than for one seed per device.
   np.testing.assert_allclose(one['eval'], two['eval'], rtol=1e-6)
