@@ -22,6 +22,9 @@ from mbrl_jax.core.guards import apply_if_finite
 from mbrl_jax.models.ensemble import Ensemble, ModelState
 
 
+HISTORY_EPOCHS = 1000
+
+
 @flax.struct.dataclass
 class TrainerState:
   model: ModelState
@@ -42,13 +45,19 @@ class Trainer:
     config = ensemble.config
     check(0.0 < config.holdout_fraction < 1.0,
           f'config.holdout_fraction must be in (0, 1), got {config.holdout_fraction}.')
-    for name in ('batch_size', 'max_holdout', 'max_epochs', 'patience'):
+    for name in ('batch_size', 'max_holdout', 'patience'):
       check(isinstance(config[name], int) and config[name] >= 1,
             f'config.{name} must be an integer >= 1, got {config[name]!r}.')
+    check(config.max_epochs is None or (isinstance(config.max_epochs, int)
+                                        and config.max_epochs >= 1),
+          f'config.max_epochs must be an integer >= 1 or None (no cap), got '
+          f'{config.max_epochs!r}.')
     check(config.learning_rate > 0 and config.weight_decay >= 0,
           f'config.learning_rate must be > 0 and config.weight_decay >= 0, got '
           f'{config.learning_rate} and {config.weight_decay}.')
     self.ensemble, self.config = ensemble, config
+    # Without a cap, the history keeps the first HISTORY_EPOCHS epochs.
+    self.history_epochs = config.max_epochs or HISTORY_EPOCHS
     self.optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay,
                                  mask=_kernels_only)
 
@@ -110,8 +119,9 @@ class Trainer:
 
     Normalizers are refitted to the data; training continues from the current
     params and optimizer state. Returns per-member holdout scores of the kept
-    (best) params and `holdout_mse_history` [max_epochs, members] (NaN after the
-    last epoch run), and `skipped_updates`, the minibatch steps skipped for a
+    (best) params and `holdout_mse_history` [max_epochs (or HISTORY_EPOCHS without
+    a cap), members] (NaN after the last epoch run), and `skipped_updates`, the
+    minibatch steps skipped for a
     non-finite loss or gradient in this fit (also added to the state's count). With
     fewer than 2 valid transitions, or `enabled` false (a
     traced bool: agents decide inside their compiled chunk whether to refit), the
@@ -170,16 +180,17 @@ class Trainer:
       best = jax.tree.map(pick, params, best)
       best_mse = jnp.where(improved, mse, best_mse)
       since = jnp.where(improved.any(), 0, since + 1)
-      history = history.at[count].set(mse)
+      history = history.at[count].set(mse, mode='drop')  # past its end: not kept
       return params, opt_state, best, best_mse, since, count + 1, key, losses, history, skipped
 
     def keep_going(carry):
       since, count = carry[4], carry[5]
-      return (count < config.max_epochs) & (since < config.patience) & go
+      capped = count < config.max_epochs if config.max_epochs else True
+      return capped & (since < config.patience) & go
 
     start = (model.params, state.opt_state, model.params, jnp.full(num_members, jnp.inf),
              jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), key, jnp.zeros(num_members),
-             jnp.full((config.max_epochs, num_members), jnp.nan), jnp.zeros((), jnp.int32))
+             jnp.full((self.history_epochs, num_members), jnp.nan), jnp.zeros((), jnp.int32))
     _, opt_state, best, _, _, epochs, _, train_losses, history, skipped = jax.lax.while_loop(
         keep_going, epoch, start)
     model = model.replace(params=best)

@@ -30,10 +30,16 @@ def small_config(**overrides):
 
 
 def test_rollout_length_follows_the_paper_schedule():
-  # MBPO: min length until the start epoch, linear to the max length at the end epoch.
+  # MBPO: min length until the start epoch, linear to the max length at the end epoch;
+  # epochs count from the end of the 5000 random steps.
   schedule = (20, 100, 1, 15)
   for epoch, expected in [(0, 1), (20, 1), (40, 4), (60, 8), (99, 14), (100, 15), (300, 15)]:
-    assert int(mbpo.rollout_length(schedule, jnp.int32(epoch * 1000 + 999), 1000)) == expected
+    steps = jnp.int32(5000 + epoch * 1000 + 999)
+    assert int(mbpo.rollout_length(schedule, steps, 1000, random_steps=5000)) == expected
+  assert int(mbpo.rollout_length(schedule, jnp.int32(4999), 1000, random_steps=5000)) == 1
+  # Counted from step 0 instead, epoch 96 of learning (14 above) would be epoch 101.
+  assert int(mbpo.rollout_length(schedule, jnp.int32(5000 + 96_000), 1000)) == 15
+  assert int(mbpo.rollout_length(schedule, jnp.int32(5000 + 96_000), 1000, 5000)) == 14
 
 
 # --- the MVE critic loss against a hand computation ----------------------------------

@@ -9,6 +9,8 @@ from brax.envs.base import Wrapper
 
 from mbrl_jax import data, envs
 from mbrl_jax.agents import sac
+from mbrl_jax.agents.sac import losses
+from mbrl_jax.data import replay
 from tests.agents.test_mpc import best_random_return
 from tests.helpers import assert_rejected, assert_trees_equal, train_two_seeds
 
@@ -41,6 +43,7 @@ def test_sac_swings_up_pendulum_within_7000_steps():
     (dict(tau=0.0), 'need 0 < tau <= 1'),
     (dict(steps_per_chunk=1001, num_envs=2), 'must be a multiple of config.num_envs'),
     (dict(hidden_sizes=(64, 0)), 'config.hidden_sizes must be positive integers'),
+    (dict(target_entropy='high'), 'config.target_entropy must be a number or None'),
 ])
 def test_bad_config_values(override, message):
   assert_rejected(sac, small_config(**override), message)
@@ -112,3 +115,55 @@ def test_agent_counts_every_update_on_nan_rewards_and_keeps_its_params():
   np.testing.assert_array_equal(state.skipped_updates, [21, 21])
   assert_trees_equal((state.params, state.sac_opt), (initial.params, initial.sac_opt))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
+
+
+def test_the_temperature_loss_follows_the_target_entropy():
+  # Closed form: d J / d log alpha = alpha * mean(-log pi - H_target).
+  log_prob = jnp.array([-0.5, 0.25, 1.0])
+  for target in (-3.0, 0.0, 2.0):
+    grad = jax.grad(losses.alpha_loss)(jnp.log(2.0), log_prob, target)
+    np.testing.assert_allclose(grad, 2.0 * np.mean(-np.asarray(log_prob) - target), rtol=1e-6)
+  assert losses.target_entropy(sac.default_config(), 6) == -3.0  # brax's -0.5 |A|
+  # In the agent: 20 updates after 20 random steps; above any reachable entropy
+  # (|A| log 2 = 0.69 on pendulum) the temperature rises, far below it, it falls.
+  env = envs.make('pendulum', episode_length=20)
+  alphas = {}
+  for target in (5.0, -5.0):
+    config = sac.preset(size='tiny')
+    config.target_entropy = target
+    agent = sac.make(config, env)
+    state = jax.jit(agent.init)(jax.random.PRNGKey(0))
+    chunk = jax.jit(agent.train_chunk)
+    for _ in range(2):
+      state, metrics = chunk(state)
+    alphas[target] = float(jnp.exp(state.params.log_alpha))
+  assert alphas[5.0] > 1.0 > alphas[-5.0], alphas
+
+
+def test_the_critic_bound_uses_the_largest_real_reward_and_the_entropy_bound():
+  # The bound is the discounted sum of (c r_max + alpha |A| log 2) over an endless episode.
+  bound = losses.soft_q_bound(-1.0, 0.5, 3, 0.99, 2.0)
+  series = sum(0.99**t * (2.0 * -1.0 + 0.5 * 3 * np.log(2.0)) for t in range(20_000))
+  np.testing.assert_allclose(bound, series, rtol=1e-5)
+  # |A| log 2 bounds the entropy of SAC's tanh-Gaussian (Monte Carlo, 2 dims).
+  from brax.training import distribution
+  dist = distribution.NormalTanhDistribution(event_size=2)
+  for scale in (-1.0, 0.0, 1.0, 3.0):  # the std is softplus(scale) + 0.001
+    logits = jnp.tile(jnp.concatenate([jnp.zeros(2), jnp.full(2, scale)]), (20_000, 1))
+    raw = dist.sample_no_postprocessing(logits, jax.random.PRNGKey(0))
+    entropy = -float(dist.log_prob(logits, raw).mean())
+    assert entropy < 2 * np.log(2.0), (scale, entropy)
+  # Empty slots of the buffer (zeros) do not count as rewards.
+  buffer = replay.make_replay_buffer(capacity=10, sample_batch_size=2)
+  example = data.example_transition(envs.make('pendulum'))
+  items = jax.tree.map(lambda x: jnp.stack([x] * 5), example)
+  items = items.replace(reward=jnp.array([-5.0, -4.0, -3.0, -2.0, -1.0]))
+  state = buffer.add(buffer.init(example), items)
+  params = sac.SACParams(policy=None, q=None, target_q=None, log_alpha=jnp.log(0.5))
+  config = sac.default_config()
+  out = sac.critic_bound(config, 1, state, params, q_max=jnp.float32(-60.0))
+  expected = (-1.0 + 0.5 * np.log(2.0)) / 0.01
+  np.testing.assert_allclose(out['q_bound'], expected, rtol=1e-5)
+  assert float(out['q_above_bound']) == 1.0  # -60 > -65.3
+  out = sac.critic_bound(config, 1, state, params, q_max=jnp.float32(-70.0))
+  assert float(out['q_above_bound']) == 0.0

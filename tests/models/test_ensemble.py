@@ -112,6 +112,39 @@ def test_fit_stops_after_patience_epochs_without_improvement():
   assert not np.any(ran[-3:] < 0.99 * best_so_far[-4:-1])
 
 
+def test_without_a_cap_the_fit_runs_until_the_holdout_stops_improving():
+  """max_epochs=None: no cap, as in the MBPO paper's code. A slow learning rate on a
+  small dataset (one minibatch an epoch) keeps the holdout improving by 1% every few
+  epochs for longer than the old default cap of 200 epochs; the fit stops only
+  after `patience` epochs in which no member beat its best by 1%. Measured: 693
+  epochs, holdout MSE 0.86 / 1.23 -> 0.12 / 0.09."""
+  rng = np.random.default_rng(0)
+  n = 80
+  obs = rng.uniform(-1, 1, (n, 3)).astype(np.float32)
+  action = rng.uniform(-1, 1, (n, 1)).astype(np.float32)
+  next_obs = obs + 0.3 * np.sin(2 * obs) * action
+  zeros = jnp.zeros(n)
+  dataset = data.Transition(obs=jnp.asarray(obs), action=jnp.asarray(action), reward=zeros,
+                            next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros)
+  config = small_config(kind='deterministic', num_members=2, num_elites=2, width=32,
+                        batch_size=64, max_epochs=None, patience=5, learning_rate=3e-4)
+  trainer = models.Trainer(models.Ensemble(config, 3, 1))
+  _, metrics = jax.jit(trainer.fit)(trainer.init(jax.random.PRNGKey(0)), dataset,
+                                    jnp.ones(n, bool), jax.random.PRNGKey(1))
+  epochs = int(metrics['epochs'])
+  assert 200 < epochs < models.training.HISTORY_EPOCHS, epochs
+  history = np.asarray(metrics['holdout_mse_history'])
+  assert np.isnan(history[epochs:]).all() and not np.isnan(history[:epochs]).any()
+  # The rule replayed on the recorded holdout errors: a member improves when it beats
+  # its best by 1%; the fit stops after the first 5 epochs in a row with no improvement.
+  best, since = np.full(2, np.inf), []
+  for mse in history[:epochs]:
+    better = mse < 0.99 * best
+    best = np.where(better, mse, best)
+    since.append(0 if better.any() else since[-1] + 1)
+  assert since[-1] == 5 and max(since[:-1]) < 5, since[-10:]
+
+
 def test_learned_reward_and_termination_heads():
   env = envs.make('pendulum')
   tr = pendulum_data()

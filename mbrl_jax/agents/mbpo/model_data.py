@@ -33,9 +33,11 @@ def sample_pool(pool: ModelPool, key, n):
   return jax.tree.map(lambda x: x[batch, offset], pool.transitions)
 
 
-def rollout_length(schedule, env_steps, epoch_length):
-  """The MBPO schedule: min_len before start, max_len after end, linear between."""
+def rollout_length(schedule, env_steps, epoch_length, random_steps=0):
+  """The MBPO schedule: min_len before start, max_len after end, linear between.
+  Epochs count from the end of the random phase, as in the paper's code (its epoch
+  counter starts after the initial exploration steps)."""
   start, end, min_len, max_len = schedule
-  epoch = env_steps // epoch_length
+  epoch = jnp.maximum(env_steps - random_steps, 0) // epoch_length
   frac = jnp.clip((epoch - start) / max(end - start, 1), 0.0, 1.0)
   return (min_len + frac * (max_len - min_len)).astype(jnp.int32)

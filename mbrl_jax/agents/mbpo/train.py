@@ -20,7 +20,7 @@ from mbrl_jax.agents.mbpo.model_data import ModelPool, add_to_pool, rollout_leng
 from mbrl_jax.data import replay
 
 
-LOSS_NAMES = ('critic_loss', 'actor_loss', 'alpha_loss', 'alpha')
+LOSS_NAMES = ('critic_loss', 'actor_loss', 'alpha_loss', 'alpha', 'q_mean', 'q_max', 'entropy')
 
 
 @flax.struct.dataclass
@@ -123,7 +123,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
         models.TrainerState(state.params.model, state.model_opt, state.model_skipped_updates),
         replay.items(state.buffer), replay.valid_mask(state.buffer), fit_key, learning)
     model = fitted.model
-    length = rollout_length(tuple(config.rollout_schedule), state.env_steps, config.epoch_length)
+    length = rollout_length(tuple(config.rollout_schedule), state.env_steps, config.epoch_length,
+                            config.random_steps)
     transitions, count = branch_rollouts(model, state.params.sac.policy, state.buffer,
                                          rollout_key, length)
     pool = add_to_pool(state.pool, transitions, count)
@@ -186,6 +187,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     metrics.update({k: jnp.nanmean(v) if v.dtype.kind == 'f' else v[-1]
                     for k, v in segment_metrics.items()})
     metrics.update({k: v.sum() for k, v in counts.items()})  # in this chunk
+    metrics.update(sac.critic_bound(config, env.action_size, state.buffer, state.params.sac,
+                                    metrics['q_max']))
     return state, metrics
 
   return Agent(init=init, train_chunk=train_chunk, make_policy=make_policy,

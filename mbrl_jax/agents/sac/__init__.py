@@ -1,8 +1,9 @@
 """Soft actor-critic (Haarnoja et al. 2018): model-free, and MBPO's learner.
 
 Tanh-Gaussian policy, twin Q-networks with Polyak-averaged targets, automatic
-entropy tuning; the networks, distribution and losses are brax.training's SAC
-pieces. Differences from brax's own trainer: transitions keep the true next
+entropy tuning; the networks, distribution, critic and actor losses are
+brax.training's SAC pieces, the temperature loss ours (losses.py) so that the
+target entropy is a setting. Differences from brax's own trainer: transitions keep the true next
 observation at time limits (our auto-reset), so a truncated transition is
 bootstrapped rather than dropped, and everything (acting, replay, updates) runs
 inside the compiled `train_chunk` of the agent contract. An update with a NaN or
@@ -14,7 +15,7 @@ from mbrl_jax.agents.sac.config import (CPU, PRESETS, SIZES, TINY, default_confi
                                         validate)
 from mbrl_jax.agents.sac.learner import (Learner, LearnerState, SACOptState, SACParams,
                                          make_learner)
-from mbrl_jax.agents.sac.train import TrainState, act, make
+from mbrl_jax.agents.sac.train import TrainState, act, critic_bound, make
 
 __all__ = ['CPU', 'Learner', 'LearnerState', 'PRESETS', 'SACOptState', 'SACParams', 'SIZES',
-           'TINY', 'TrainState', 'act', 'default_config', 'make', 'make_learner', 'preset', 'validate']
+           'TINY', 'TrainState', 'act', 'critic_bound', 'default_config', 'make', 'make_learner', 'preset', 'validate']

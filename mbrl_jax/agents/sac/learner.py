@@ -14,6 +14,7 @@ from brax.training.agents.sac import networks as sac_networks
 
 from mbrl_jax import data
 from mbrl_jax.core.guards import all_finite, keep_if
+from mbrl_jax.agents.sac import losses
 from mbrl_jax.core.networks import NO_NORMALIZER, from_bounds, to_bounds
 
 
@@ -55,8 +56,9 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
   networks = sac_networks.make_sac_networks(obs_size, act_size,
                                             hidden_layer_sizes=tuple(config.hidden_sizes))
   dist = networks.parametric_action_distribution
-  alpha_loss, critic_loss, actor_loss = sac_losses.make_losses(
+  _, critic_loss, actor_loss = sac_losses.make_losses(
       networks, config.reward_scaling, config.discount, act_size)
+  entropy_target = losses.target_entropy(config, act_size)
   optimizer = optax.adam(config.learning_rate)
   low, high = (jnp.asarray(b) for b in data.action_bounds(env))
 
@@ -101,8 +103,9 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
         discount=1.0 - terminal, next_observation=batch.next_obs,
         extras={'state_extras': {'truncation': jnp.zeros_like(batch.reward)}})
     p, opt = state.params, state.opt
-    a_loss, a_grad = jax.value_and_grad(alpha_loss)(p.log_alpha, p.policy, NO_NORMALIZER,
-                                                    transitions, alpha_key)
+    _, log_prob = sample_action(p.policy, batch.obs, alpha_key)
+    a_loss, a_grad = jax.value_and_grad(losses.alpha_loss)(p.log_alpha, log_prob,
+                                                           entropy_target)
     a_step, alpha_opt = optimizer.update(a_grad, opt.alpha)
     log_alpha = optax.apply_updates(p.log_alpha, a_step)
     alpha = jnp.exp(p.log_alpha)
@@ -122,8 +125,10 @@ def make_learner(config: ml_collections.ConfigDict, env) -> Learner:
     new = LearnerState(SACParams(policy=policy, q=q, target_q=target_q, log_alpha=log_alpha),
                        SACOptState(policy=policy_opt, q=q_opt, alpha=alpha_opt))
     finite = all_finite((a_loss, a_grad, c_loss, c_grad, p_loss, p_grad))
+    q = q_values(p.q, batch.obs, transitions.action).min(-1)
     return keep_if(finite, new, state), {
         'critic_loss': c_loss, 'actor_loss': p_loss, 'alpha_loss': a_loss, 'alpha': alpha,
+        'q_mean': q.mean(), 'q_max': q.max(), 'entropy': -log_prob.mean(),
         'skipped_updates': 1.0 - finite.astype(jnp.float32)}
 
   return Learner(init=init, update=update, make_policy=make_policy,

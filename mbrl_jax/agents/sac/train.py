@@ -11,6 +11,7 @@ import ml_collections
 from mbrl_jax.data import acting
 from mbrl_jax import data
 from mbrl_jax.agents.base import Agent
+from mbrl_jax.agents.sac import losses
 from mbrl_jax.agents.sac.config import validate
 from mbrl_jax.agents.sac.learner import Learner, LearnerState, SACOptState, SACParams, make_learner
 from mbrl_jax.data import replay
@@ -33,6 +34,18 @@ def act(env, learner: Learner, params: SACParams, env_state, key, explore, low, 
   policy = acting.per_env(learner.make_policy(params, deterministic=False))
   action = acting.uniform_while(policy, explore, low, high)(env_state.obs, key)
   return acting.env_step(env, env_state, action)
+
+
+def critic_bound(config, action_size: int, buffer: replay.BufferState, params: SACParams,
+                 q_max) -> dict:
+  """`q_bound`, the soft Q-value no policy can exceed given the largest real reward in
+  the buffer (losses.soft_q_bound), and `q_above_bound`, 1.0 when the critics' mean
+  batch maximum `q_max` is above it."""
+  rewards = replay.items(buffer).reward
+  max_reward = jnp.max(jnp.where(replay.valid_mask(buffer), rewards, -jnp.inf))
+  bound = losses.soft_q_bound(max_reward, jnp.exp(params.log_alpha), action_size,
+                              config.discount, config.reward_scaling)
+  return {'q_bound': bound, 'q_above_bound': (q_max > bound).astype(jnp.float32)}
 
 
 def make(config: ml_collections.ConfigDict, env) -> Agent:
@@ -80,6 +93,8 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     state, (experience, losses, skipped) = jax.lax.scan(env_step, state, None, length=per_env)
     metrics = acting.episode_metrics(experience)
     metrics.update({k: jnp.nanmean(v) for k, v in losses.items()})
+    metrics.update(critic_bound(config, env.action_size, state.buffer, state.params,
+                                metrics['q_max']))
     metrics['skipped_updates'] = skipped.sum()  # in this chunk; the state keeps the total
     return state, metrics
 
