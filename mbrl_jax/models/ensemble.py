@@ -38,7 +38,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.batch_size = 256
   config.holdout_fraction = 0.2
   config.max_holdout = 5000
-  config.max_epochs = 200
+  config.max_epochs = 200              # 0: no cap (the MBPO paper's code has none)
   config.patience = 5                  # epochs without 1% holdout improvement
   config.improvement_threshold = 0.01
   config.absolute_dims = ()            # observation dims predicted as values, not changes

@@ -48,9 +48,8 @@ class Trainer:
     for name in ('batch_size', 'max_holdout', 'patience'):
       check(isinstance(config[name], int) and config[name] >= 1,
             f'config.{name} must be an integer >= 1, got {config[name]!r}.')
-    check(config.max_epochs is None or (isinstance(config.max_epochs, int)
-                                        and config.max_epochs >= 1),
-          f'config.max_epochs must be an integer >= 1 or None (no cap), got '
+    check(isinstance(config.max_epochs, int) and config.max_epochs >= 0,
+          f'config.max_epochs must be an integer >= 1, or 0 for no cap, got '
           f'{config.max_epochs!r}.')
     check(config.learning_rate > 0 and config.weight_decay >= 0,
           f'config.learning_rate must be > 0 and config.weight_decay >= 0, got '
@@ -119,8 +118,8 @@ class Trainer:
 
     Normalizers are refitted to the data; training continues from the current
     params and optimizer state. Returns per-member holdout scores of the kept
-    (best) params and `holdout_mse_history` [max_epochs (or HISTORY_EPOCHS without
-    a cap), members] (NaN after the last epoch run), and `skipped_updates`, the
+    (best) params and `holdout_mse_history` [max_epochs (HISTORY_EPOCHS for 0, no
+    cap), members] (NaN after the last epoch run), and `skipped_updates`, the
     minibatch steps skipped for a
     non-finite loss or gradient in this fit (also added to the state's count). With
     fewer than 2 valid transitions, or `enabled` false (a

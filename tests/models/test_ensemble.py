@@ -113,7 +113,7 @@ def test_fit_stops_after_patience_epochs_without_improvement():
 
 
 def test_without_a_cap_the_fit_runs_until_the_holdout_stops_improving():
-  """max_epochs=None: no cap, as in the MBPO paper's code. A slow learning rate on a
+  """max_epochs=0: no cap, as in the MBPO paper's code. A slow learning rate on a
   small dataset (one minibatch an epoch) keeps the holdout improving by 1% every few
   epochs for longer than the old default cap of 200 epochs; the fit stops only
   after `patience` epochs in which no member beat its best by 1%. Measured: 693
@@ -127,7 +127,7 @@ def test_without_a_cap_the_fit_runs_until_the_holdout_stops_improving():
   dataset = data.Transition(obs=jnp.asarray(obs), action=jnp.asarray(action), reward=zeros,
                             next_obs=jnp.asarray(next_obs), done=zeros, truncation=zeros)
   config = small_config(kind='deterministic', num_members=2, num_elites=2, width=32,
-                        batch_size=64, max_epochs=None, patience=5, learning_rate=3e-4)
+                        batch_size=64, max_epochs=0, patience=5, learning_rate=3e-4)
   trainer = models.Trainer(models.Ensemble(config, 3, 1))
   _, metrics = jax.jit(trainer.fit)(trainer.init(jax.random.PRNGKey(0)), dataset,
                                     jnp.ones(n, bool), jax.random.PRNGKey(1))
@@ -184,7 +184,8 @@ def test_bad_shapes_dtypes_and_config_values():
     with pytest.raises(ValueError, match=message):
       models.Ensemble(small_config(**override), 3, 1)
   for override, message in [(dict(holdout_fraction=0.0), 'holdout_fraction'),
-                            (dict(batch_size=0), 'batch_size')]:
+                            (dict(batch_size=0), 'batch_size'),
+                            (dict(max_epochs=-1), r'max_epochs must be an integer >= 1, or 0')]:
     with pytest.raises(ValueError, match=message):
       models.Trainer(models.Ensemble(small_config(**override), 3, 1))
 

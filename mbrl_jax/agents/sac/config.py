@@ -1,5 +1,7 @@
 """SAC's configuration: the defaults, the presets and their checks."""
 
+import math
+
 import ml_collections
 
 from mbrl_jax.core.checks import check, check_positive, check_preset
@@ -26,7 +28,9 @@ def default_config() -> ml_collections.ConfigDict:
   config.buffer_capacity = 1_000_000
   config.random_steps = 1000         # uniform random actions (all envs) before learning
   config.updates_per_step = 1        # gradient steps per env step (all envs)
-  config.target_entropy = None       # None: brax's -0.5 |A|; the MBPO paper's code sets it per task
+  # The temperature's entropy target over |A|: brax's -0.5; the SAC paper's -1; the MBPO
+  # paper's code sets it per task (Hopper -1/3, HalfCheetah -0.5, as -1 and -3 in all).
+  config.target_entropy_per_action = -0.5
   config.num_envs = 1
   config.steps_per_chunk = 1000      # real env steps (all envs) per train_chunk
   return config
@@ -55,8 +59,8 @@ def validate(config):
   check(0 < config.tau <= 1 and 0 <= config.discount <= 1 and config.learning_rate > 0,
         f'need 0 < tau <= 1, 0 <= discount <= 1 and learning_rate > 0, got tau={config.tau}, '
         f'discount={config.discount}, learning_rate={config.learning_rate}.')
-  check(config.target_entropy is None or (isinstance(config.target_entropy, (int, float))
-                                          and not isinstance(config.target_entropy, bool)),
-        f'config.target_entropy must be a number or None, got {config.target_entropy!r}.')
+  check(config.target_entropy_per_action < math.log(2.0),
+        'config.target_entropy_per_action must be below log 2 (the entropy of a uniform '
+        f'action), got {config.target_entropy_per_action}.')
   check(all(isinstance(h, int) and h >= 1 for h in config.hidden_sizes),
         f'config.hidden_sizes must be positive integers, got {tuple(config.hidden_sizes)}.')

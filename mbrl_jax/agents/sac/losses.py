@@ -6,11 +6,10 @@ import jax.numpy as jnp
 
 
 def target_entropy(config, action_size: int) -> float:
-  """config.target_entropy, or brax's -0.5 |A| when it is None. The MBPO paper's code
-  sets it per task (Hopper -1, HalfCheetah -3, Walker2d -3); the SAC paper uses -|A|."""
-  if config.target_entropy is None:
-    return -0.5 * action_size
-  return float(config.target_entropy)
+  """config.target_entropy_per_action x |A|: brax's -0.5 |A| by default, the SAC
+  paper's -|A| at -1; the MBPO paper's code sets it per task (Hopper -1, HalfCheetah
+  -3, Walker2d -3)."""
+  return float(config.target_entropy_per_action) * action_size
 
 
 def alpha_loss(log_alpha, log_prob, target: float):
