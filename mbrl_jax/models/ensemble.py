@@ -33,7 +33,11 @@ def default_config() -> ml_collections.ConfigDict:
   config.num_layers = 4
   config.width = 200
   config.activation = 'silu'
-  config.weight_decay = 5e-5
+  config.weight_decay = 5e-5           # AdamW's decoupled decay of the kernels
+  # L2 penalties in the loss, one per Dense layer (hidden layers, then the output):
+  # lambda_i / 2 ||W_i||^2 per member, as the MBPO paper's code (2.5e-5, 5e-5, 7.5e-5,
+  # 7.5e-5, 1e-4 for its 4 hidden layers); () for none.
+  config.l2_decays = ()
   config.learning_rate = 1e-3
   config.batch_size = 256
   config.holdout_fraction = 0.2

@@ -54,6 +54,11 @@ class Trainer:
     check(config.learning_rate > 0 and config.weight_decay >= 0,
           f'config.learning_rate must be > 0 and config.weight_decay >= 0, got '
           f'{config.learning_rate} and {config.weight_decay}.')
+    decays = tuple(float(d) for d in config.l2_decays)
+    check(not decays or (len(decays) == config.num_layers + 1 and min(decays) >= 0),
+          f'config.l2_decays must be empty or {config.num_layers + 1} numbers >= 0 (one per '
+          f'Dense layer: {config.num_layers} hidden and the output), got {decays}.')
+    self.l2_decays = decays
     self.ensemble, self.config = ensemble, config
     # Without a cap, the history keeps the first HISTORY_EPOCHS epochs.
     self.history_epochs = config.max_epochs or HISTORY_EPOCHS
@@ -77,6 +82,8 @@ class Trainer:
       per_item = ((out['mean'] - y)**2).mean(-1)
       bound_penalty = 0.0
     loss = (weight * per_item).sum() / jnp.maximum(weight.sum(), 1.0) + bound_penalty
+    for i, decay in enumerate(self.l2_decays):  # Dense_0 ... Dense_{num_layers}
+      loss = loss + 0.5 * decay * jnp.sum(params['params'][f'Dense_{i}']['kernel']**2)
     if 'termination_logit' in out:
       bce = optax.sigmoid_binary_cross_entropy(out['termination_logit'], terminal)
       loss = loss + (weight * bce).sum() / jnp.maximum(weight.sum(), 1.0)

@@ -73,3 +73,26 @@ def test_fit_counts_skipped_steps_and_a_clean_refit_still_trains():
   moved = jax.tree.map(lambda a, b: np.abs(np.asarray(a) - np.asarray(b)).max(),
                        clean.model.params, start.model.params)
   assert max(jax.tree.leaves(moved)) > 0
+
+
+def test_l2_decays_add_lambda_times_each_kernel_to_its_gradient():
+  """The loss gains lambda_i / 2 ||W_i||^2 per Dense layer, so its gradient gains
+  lambda_i W_i in each kernel and nothing in the biases or log-variance bounds."""
+  decays = (0.1, 0.2, 0.3)  # 2 hidden layers and the output
+  plain, decayed = tiny_trainer(), tiny_trainer(l2_decays=decays)
+  params = plain.init(jax.random.PRNGKey(0)).model.params
+  member = jax.tree.map(lambda p: p[0], params)
+  x = jax.random.normal(jax.random.PRNGKey(1), (8, plain.ensemble.input_size))
+  y = jax.random.normal(jax.random.PRNGKey(2), (8, plain.ensemble.target_size))
+  grad = lambda trainer: jax.grad(trainer._member_loss)(member, x, y, jnp.zeros(8),
+                                                         jnp.ones(8))['params']
+  with_decay, without = grad(decayed), grad(plain)
+  for name, leaves in member['params'].items():
+    for leaf, value in (leaves.items() if isinstance(leaves, dict) else [(None, leaves)]):
+      got = (with_decay[name][leaf] - without[name][leaf]) if leaf else (
+          with_decay[name] - without[name])
+      expected = (decays[int(name.split('_')[1])] * value if leaf == 'kernel'
+                  else np.zeros_like(value))
+      np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7, err_msg=f'{name} {leaf}')
+  with pytest.raises(ValueError, match=r'config.l2_decays must be empty or 3 numbers >= 0'):
+    tiny_trainer(l2_decays=(0.1, 0.2))
