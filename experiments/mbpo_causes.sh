@@ -29,7 +29,7 @@ source experiments/common.sh  # PY, train, keep
 MBPO="--config=experiments/configs/mbpo.py:cpu --config.model.angle_dims=(1,)"
 SAC="--config=experiments/configs/sac.py:cpu"
 
-# name | flags
+# variant NAME FLAG...: one run of SEEDS seeds, its curve kept
 variant() {
   local name=$1; shift
   train --num_seeds="$SEEDS" --eval_episodes=5 --env="$ENV" --total_steps="$STEPS" \

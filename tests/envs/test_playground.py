@@ -31,6 +31,7 @@ class Cartpole(NamedTuple):
   step compiles in about 10 s here): the default env (1000 steps, auto-reset), the
   same without auto-reset, and 4-step episodes with auto-reset."""
   env: Any
+  short: Any
   reset: Callable
   step: Callable
   plain_step: Callable
@@ -42,7 +43,7 @@ def cartpole():
   env = envs.make('dmc/CartpoleSwingup')
   plain = envs.make('dmc/CartpoleSwingup', auto_reset=False)
   short = envs.make('dmc/CartpoleSwingup', episode_length=4)
-  return Cartpole(env, jax.jit(env.reset), jax.jit(env.step), jax.jit(plain.step),
+  return Cartpole(env, short, jax.jit(env.reset), jax.jit(env.step), jax.jit(plain.step),
                   jax.jit(short.step))
 
 
@@ -55,7 +56,7 @@ def test_shapes_bounds_and_playground_config(cartpole):
   config = playground.default_config('CartpoleSwingup')
   assert env.episode_length == config.episode_length == 1000
   assert env.action_repeat == config.action_repeat == 1
-  step = jax.jit(env.step)
+  step = cartpole.step
   state = step(cartpole.reset(jax.random.key(0)), jnp.ones(1))
   state = step(state, -jnp.ones(1))
   assert step._cache_size() == 1  # float32 reward and done: no retrace on the 2nd step
@@ -106,7 +107,7 @@ def test_compiled_episode_return_equals_step_by_step(cartpole):
   # The reference steps one jitted call at a time, the state crossing back to Python
   # between steps (op-by-op MJX without jit costs about a minute a step on this CPU).
   # Six steps of 4-step episodes: the scan goes through an auto-reset.
-  short = envs.make('dmc/CartpoleSwingup', episode_length=4)
+  short = cartpole.short
   actions = jnp.sin(jnp.arange(6.0))[:, None]
   start = cartpole.reset(jax.random.key(5))
 
