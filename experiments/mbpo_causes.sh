@@ -15,14 +15,15 @@
 # plot.py PNG + CSV, all under OUT; the critics' q_max / q_bound are in every
 # metrics.jsonl.
 # Usage: bash experiments/mbpo_causes.sh [outdir]   (default outputs/mbpo_causes;
-#        several hours on 2 cores: one seed of MBPO runs about 30 env steps/s here)
-#        STEPS=16000 SEEDS=3 ONLY="e1 e4" bash experiments/mbpo_causes.sh
+#        about 20 min per MBPO variant on 2 cores: 3 seeds of MBPO in one vmap run
+#        about 10 env steps/s here)
+#        STEPS=12000 SEEDS=3 ONLY="e1 e4" bash experiments/mbpo_causes.sh
 # A smoke run: STEPS=1000 SEEDS=1 (about 9 minutes for all eleven runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-outputs/mbpo_causes}
 SEEDS=${SEEDS:-3}
-STEPS=${STEPS:-16000}
+STEPS=${STEPS:-12000}
 ONLY=${ONLY:-}
 ENV=cartpole_swingup
 source experiments/common.sh  # PY, train, keep

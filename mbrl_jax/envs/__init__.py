@@ -18,7 +18,7 @@ from brax.envs import (ant, fast, half_cheetah, hopper, humanoid, humanoidstandu
 from brax.envs.base import Env, PipelineEnv
 from brax.envs.wrappers.training import EpisodeWrapper
 
-from mbrl_jax.envs import playground
+from mbrl_jax.envs import brax_functions, playground
 from mbrl_jax.envs.acrobot import AcrobotSwingup
 from mbrl_jax.envs.base import Task
 from mbrl_jax.envs.cartpole import CartpoleSwingup
@@ -174,6 +174,8 @@ def make(name: str, episode_length: int = None, action_repeat: int = None,
   with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message=BRAX_NOTICE)
     env = cls(**kwargs)
+  if name.startswith(BRAX_PREFIX):
+    env = brax_functions.attach(env)
   if name in PIXEL_TASKS:
     env = PixelObservation(env)
   if episode_length is None:

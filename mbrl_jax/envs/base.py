@@ -122,7 +122,9 @@ def pure_functions(env) -> Tuple[Optional[Callable], Optional[Callable]]:
   """(reward_fn, termination_fn) of (obs, action, next_obs) that an env offers, None
   for what it lacks: a JAX-native task has both; a DM Control task (playground.DmcEnv)
   has the termination (none) and, where its reward reads only the observation, the
-  reward; Brax envs and tasks seen through pixels have neither."""
+  reward; Brax envs what envs/brax_functions.py gives them (hopper, walker2d,
+  halfcheetah: the termination; inverted_pendulum: both); tasks seen through pixels
+  have neither."""
   task = task_of(env)
   if task is not None:
     return task.reward_fn, task.termination_fn

@@ -89,14 +89,23 @@ def rollout(ensemble: Ensemble, model: ModelState, key: jax.Array, start_obs: ja
             horizon: int, propagation: str = 'ts1',
             policy: Optional[Callable] = None, actions: Optional[jax.Array] = None,
             reward_fn: Optional[Callable] = None,
-            termination_fn: Optional[Callable] = None) -> ModelRollout:
-  """Rolls start_obs [N, obs] forward `horizon` steps through the ensemble."""
+            termination_fn: Optional[Callable] = None,
+            length: Optional[jax.Array] = None) -> ModelRollout:
+  """Rolls start_obs [N, obs] forward `horizon` steps through the ensemble.
+
+  `length` (an int, traced or not, at most `horizon`): only the first `length` steps
+  are computed; the later ones are skipped by a `lax.cond` and come out ended (obs
+  held, zero action and reward, done 1), so a rollout sized for the longest length
+  costs what its current length costs. The computed steps are those of the full
+  rollout, key for key. Under a vmap whose batch differs in `length`, the cond becomes
+  a select and every step is computed."""
   num = start_obs.shape[0]
   _check(ensemble, propagation, num, horizon, policy, actions, reward_fn)
   if actions is not None and actions.shape[:2] != (num, horizon):
     raise ValueError(f'actions must be [N={num}, H={horizon}, act], got {actions.shape}.')
   elites = model.elites
   num_elites = ensemble.num_elites
+  action_size = ensemble.action_size
   elite_params = jax.tree.map(lambda p: p[elites], model.params)
   all_members = propagation == 'all'
 
@@ -130,6 +139,18 @@ def rollout(ensemble: Ensemble, model: ModelState, key: jax.Array, start_obs: ja
     return sample(pred, noise_key), pred.termination_logit
 
   def step(carry, inputs):
+    if length is None:
+      return computed_step(carry, inputs)
+    return jax.lax.cond(inputs[0] < length, computed_step, skipped_step, carry, inputs)
+
+  def skipped_step(carry, inputs):
+    obs, alive, key = carry
+    key = jax.random.split(key, 3)[0]  # as a computed step advances it
+    action_shape = obs.shape[:-1] + (action_size,)
+    return carry[:1] + (jnp.zeros_like(alive), key), (
+        obs, jnp.zeros(action_shape, obs.dtype), jnp.zeros_like(alive), jnp.ones_like(alive))
+
+  def computed_step(carry, inputs):
     obs, alive, key = carry
     t, given_action = inputs
     key, policy_key, step_key = jax.random.split(key, 3)

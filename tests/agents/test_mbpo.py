@@ -217,7 +217,7 @@ def test_brax_env_needs_a_learned_reward():
   config = small_config()
   config.model.learn_reward = False
   with pytest.raises(ValueError, match='has no reward function'):
-    mbpo.make(config, envs.make('brax/inverted_pendulum'))
+    mbpo.make(config, envs.make('brax/halfcheetah', backend='positional'))
 
 
 def test_nan_rewards_skip_and_count_every_sac_and_model_step_under_vmap():

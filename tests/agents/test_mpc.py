@@ -70,14 +70,14 @@ def test_bad_config_values(override, message):
 
 
 def test_brax_env_needs_a_model_and_a_reward():
-  env = envs.make('brax/inverted_pendulum', backend='positional')
+  env = envs.make('brax/halfcheetah', backend='positional')  # no pure reward
   assert_rejected(mpc, mpc.default_config(),
                   r"mpc with dynamics='env' plans with a JAX-native task's own dynamics; "
-                  r"InvertedPendulum has none: use dynamics='model'", env)
+                  r"Halfcheetah has none: use dynamics='model'", env)
   config = mpc.preset('pets')
   assert_rejected(mpc, config, r"mpc needs the task's reward function \(a JAX-native task or "
                   r"a DM Control task whose reward reads only the observation\) or "
-                  r"config.model.learn_reward; InvertedPendulum has none", env)
+                  r"config.model.learn_reward; Halfcheetah has none", env)
   config.planner, config.model.learn_reward = 'ilqr', True
   assert_rejected(mpc, config, r"the ilqr planner differentiates the task's reward function",
                   env)

@@ -237,7 +237,7 @@ def test_bad_config_values(override, message):
 def test_learned_model_needs_a_reward():
   config = pathwise.preset('model')
   with pytest.raises(ValueError, match='needs the task\'s reward function'):
-    pathwise.make(config, envs.make('brax/inverted_pendulum', backend='positional'))
+    pathwise.make(config, envs.make('brax/halfcheetah', backend='positional'))
 
 
 

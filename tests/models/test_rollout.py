@@ -100,6 +100,31 @@ def test_terminations_zero_later_rewards():
   np.testing.assert_array_equal(out.dones[:, -1], [1, 1])
 
 
+def test_rollout_of_a_traced_length_computes_only_its_first_steps():
+  """With `length` L (traced, under jit), steps < L are the full rollout's, key for key,
+  the later ones come out ended, and the policy runs only L times."""
+  ensemble, model = labelled_ensemble()
+  calls = []
+  def policy(obs, key):
+    jax.debug.callback(lambda: calls.append(1))
+    return 0.1 * obs[:, :1] + jax.random.normal(key, (obs.shape[0], 1))
+  roll = jax.jit(lambda length: models.rollout(
+      ensemble, model, jax.random.PRNGKey(2), jnp.ones((4, 2)), 6, 'ts1', policy=policy,
+      reward_fn=lambda o, a, n: n[..., 0], length=length))
+  full = roll(6)
+  jax.block_until_ready(full)
+  calls.clear()
+  short = roll(jnp.asarray(2))
+  jax.block_until_ready(short)
+  assert len(calls) == 2
+  np.testing.assert_array_equal(short.obs[:, :3], full.obs[:, :3])
+  np.testing.assert_array_equal(short.actions[:, :2], full.actions[:, :2])
+  np.testing.assert_array_equal(short.rewards[:, :2], full.rewards[:, :2])
+  np.testing.assert_array_equal(short.obs[:, 3:], np.broadcast_to(short.obs[:, 2:3], (4, 4, 2)))
+  np.testing.assert_array_equal(short.rewards[:, 2:], 0.0)
+  np.testing.assert_array_equal(short.dones, [[0, 0, 1, 1, 1, 1]] * 4)
+
+
 def test_rollout_errors():
   with pytest.raises(ValueError, match='multiple of num_elites'):
     run('ts1', num=7, horizon=2, actions=jnp.zeros((7, 2, 1)))

@@ -90,8 +90,9 @@ def make(config: ml_collections.ConfigDict, env) -> Agent:
     def policy(obs, k):
       return learner.to_env(learner.sample_action(policy_params, obs, k)[0])
 
+    # Sized for the schedule's longest length, computed only to the current one.
     out = models.rollout(ensemble, model, rollout_key, start_obs, max_len, 'ts1', policy=policy,
-                         reward_fn=reward_fn, termination_fn=termination_fn)
+                         reward_fn=reward_fn, termination_fn=termination_fn, length=length)
     ended_before = jnp.concatenate([jnp.zeros((num_rollouts, 1)), out.dones[:, :-1]], axis=1)
     valid = (jnp.arange(max_len) < length) & (ended_before == 0)
     tr = out.transitions()
